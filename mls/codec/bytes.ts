@@ -52,3 +52,12 @@ const utf8 = new TextEncoder();
 export function utf8Bytes(s: string): Uint8Array {
   return utf8.encode(s);
 }
+
+/** A string with one char per byte: a cheap Map key for byte strings. */
+export function bytesKey(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 4096) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
+  }
+  return s;
+}

@@ -1,0 +1,116 @@
+/** The labeled crypto helpers of RFC 9420 §5 and §8, over any CipherSuite. */
+import { utf8Bytes } from "../codec/bytes.js";
+import { Writer } from "../codec/writer.js";
+import { fail } from "../errors.js";
+import type { CipherSuite } from "./provider.js";
+
+const EMPTY = new Uint8Array(0);
+const MLS_PREFIX = "MLS 1.0 ";
+
+/** opaque label<V>; opaque value<V>; — the shape of RefHashInput, SignContent and EncryptContext. */
+function twoOpaques(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return new Writer(a.length + b.length + 8).opaque(a).opaque(b).finish();
+}
+
+/**
+ * A label: a string (UTF-8 encoded) or raw bytes. Labels are opaque<V> on the
+ * wire, and some (e.g. MLS-Exporter labels, §8.5) are arbitrary byte strings.
+ */
+export type Label = string | Uint8Array;
+
+const PREFIX_BYTES = utf8Bytes(MLS_PREFIX);
+
+/** "MLS 1.0 " + Label. */
+function mlsLabel(label: Label): Uint8Array {
+  if (typeof label === "string") return utf8Bytes(MLS_PREFIX + label);
+  const out = new Uint8Array(PREFIX_BYTES.length + label.length);
+  out.set(PREFIX_BYTES, 0);
+  out.set(label, PREFIX_BYTES.length);
+  return out;
+}
+
+const labelBytes = (label: Label): Uint8Array => (typeof label === "string" ? utf8Bytes(label) : label);
+
+/** RefHash(label, value) = Hash(RefHashInput) (§5.2); `label` is used as given (no "MLS 1.0 " prefix added). */
+export function refHash(cs: CipherSuite, label: Label, value: Uint8Array): Uint8Array {
+  return cs.hash.digest(twoOpaques(labelBytes(label), value));
+}
+
+/** ExpandWithLabel(Secret, Label, Context, Length) = KDF.Expand(Secret, KDFLabel, Length) (§8). */
+export function expandWithLabel(
+  cs: CipherSuite,
+  secret: Uint8Array,
+  label: Label,
+  context: Uint8Array,
+  length: number,
+): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 0xffff) fail("InvalidValue", `KDFLabel length ${length}`);
+  const l = mlsLabel(label);
+  // struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel;
+  const kdfLabel = new Writer(l.length + context.length + 10).u16(length).opaque(l).opaque(context).finish();
+  return cs.kdf.expand(secret, kdfLabel, length);
+}
+
+/** DeriveSecret(Secret, Label) = ExpandWithLabel(Secret, Label, "", KDF.Nh) (§8). */
+export function deriveSecret(cs: CipherSuite, secret: Uint8Array, label: Label): Uint8Array {
+  return expandWithLabel(cs, secret, label, EMPTY, cs.kdf.nh);
+}
+
+/** DeriveTreeSecret(Secret, Label, Generation, Length), Generation a big-endian uint32 (§9.1). */
+export function deriveTreeSecret(
+  cs: CipherSuite,
+  secret: Uint8Array,
+  label: Label,
+  generation: number,
+  length: number,
+): Uint8Array {
+  if (!Number.isInteger(generation) || generation < 0 || generation > 0xffffffff) {
+    fail("InvalidValue", `generation ${generation} is not a uint32`);
+  }
+  return expandWithLabel(cs, secret, label, new Writer(4).u32(generation).finish(), length);
+}
+
+/** SignWithLabel(SignatureKey, Label, Content) over SignContent (§5.1.2). */
+export function signWithLabel(cs: CipherSuite, privateKey: Uint8Array, label: Label, content: Uint8Array): Uint8Array {
+  return cs.signature.sign(privateKey, twoOpaques(mlsLabel(label), content));
+}
+
+/** VerifyWithLabel (§5.1.2). False for any invalid signature or key; never throws. */
+export function verifyWithLabel(
+  cs: CipherSuite,
+  publicKey: Uint8Array,
+  label: Label,
+  content: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  return cs.signature.verify(publicKey, twoOpaques(mlsLabel(label), content), signature);
+}
+
+export interface LabeledCiphertext {
+  readonly kemOutput: Uint8Array;
+  readonly ciphertext: Uint8Array;
+}
+
+/** EncryptWithLabel = SealBase(PublicKey, EncryptContext, "", Plaintext) (§5.1.3). */
+export function encryptWithLabel(
+  cs: CipherSuite,
+  publicKey: Uint8Array,
+  label: Label,
+  context: Uint8Array,
+  plaintext: Uint8Array,
+): LabeledCiphertext {
+  const { enc, ciphertext } = cs.hpke.seal(publicKey, twoOpaques(mlsLabel(label), context), EMPTY, plaintext);
+  return { kemOutput: enc, ciphertext };
+}
+
+/** DecryptWithLabel = OpenBase(KEMOutput, PrivateKey, EncryptContext, "", Ciphertext) (§5.1.3). */
+export function decryptWithLabel(
+  cs: CipherSuite,
+  privateKey: Uint8Array,
+  label: Label,
+  context: Uint8Array,
+  kemOutput: Uint8Array,
+  ciphertext: Uint8Array,
+): Uint8Array {
+  return cs.hpke.open(privateKey, kemOutput, twoOpaques(mlsLabel(label), context), EMPTY, ciphertext);
+}

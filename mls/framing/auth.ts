@@ -1,0 +1,129 @@
+/** Content authentication (RFC 9420 §6.1) and the membership tag (§6.2). */
+import { constantTimeEqual } from "../codec/bytes.js";
+import { Writer } from "../codec/writer.js";
+import type { CipherSuite } from "../crypto/provider.js";
+import { signWithLabel, verifyWithLabel } from "../crypto/labels.js";
+import { fail } from "../errors.js";
+import type { GroupContext } from "../messages/group-context.js";
+import {
+  encodeFramedContentAuthData,
+  encodeFramedContentTBS,
+  type AuthenticatedContent,
+  type FramedContent,
+  type FramedContentAuthData,
+  type WireFormatName,
+} from "./content.js";
+
+const TBS_LABEL = "FramedContentTBS";
+
+/** Serialized FramedContentTBS; `context` is required for member and new_member_commit senders (§6.1). */
+export function framedContentTBS(wireFormat: WireFormatName, content: FramedContent, context: GroupContext | undefined): Uint8Array {
+  const w = new Writer(sizeHint(content));
+  encodeFramedContentTBS(w, wireFormat, content, context);
+  return w.finish();
+}
+
+function sizeHint(content: FramedContent): number {
+  return 256 + (content.contentType === "application" ? content.applicationData.length : 0) + content.authenticatedData.length;
+}
+
+/**
+ * §6.1: checks the sender type against the content it may send: external
+ * senders send proposals, new_member_proposal senders send Add proposals,
+ * new_member_commit senders send commits. Throws MlsError("InvalidSender").
+ */
+export function checkSenderContent(content: FramedContent): void {
+  switch (content.sender.type) {
+    case "member":
+      return;
+    case "external":
+      if (content.contentType !== "proposal") fail("InvalidSender", "an external sender may only send proposals");
+      return;
+    case "new_member_proposal":
+      if (content.contentType !== "proposal" || content.proposal.type !== "add") {
+        fail("InvalidSender", "a new_member_proposal sender may only send an Add proposal");
+      }
+      return;
+    case "new_member_commit":
+      if (content.contentType !== "commit") fail("InvalidSender", "a new_member_commit sender may only send a commit");
+      return;
+  }
+}
+
+/** signature = SignWithLabel(signature_priv, "FramedContentTBS", FramedContentTBS) (§6.1). */
+export function signFramedContent(
+  cs: CipherSuite,
+  signaturePrivateKey: Uint8Array,
+  wireFormat: WireFormatName,
+  content: FramedContent,
+  context: GroupContext | undefined,
+): Uint8Array {
+  return signWithLabel(cs, signaturePrivateKey, TBS_LABEL, framedContentTBS(wireFormat, content, context));
+}
+
+/**
+ * Signs `content` for `wireFormat`, giving the AuthenticatedContent. A commit
+ * needs its confirmation tag, which depends on the signature (§8.2): sign
+ * without it, compute the tag, then attach it with `withConfirmationTag`.
+ */
+export function signContent(
+  cs: CipherSuite,
+  signaturePrivateKey: Uint8Array,
+  wireFormat: WireFormatName,
+  content: FramedContent,
+  context: GroupContext | undefined,
+  confirmationTag?: Uint8Array,
+): AuthenticatedContent {
+  const signature = signFramedContent(cs, signaturePrivateKey, wireFormat, content, context);
+  const auth: FramedContentAuthData = confirmationTag === undefined ? { signature } : { signature, confirmationTag };
+  return { wireFormat, content, auth };
+}
+
+/** The same AuthenticatedContent with its confirmation tag (commits only). */
+export function withConfirmationTag(ac: AuthenticatedContent, confirmationTag: Uint8Array): AuthenticatedContent {
+  if (ac.content.contentType !== "commit") fail("InvalidValue", "only a commit carries a confirmation tag");
+  return { ...ac, auth: { signature: ac.auth.signature, confirmationTag } };
+}
+
+/**
+ * VerifyWithLabel(signer_pub, "FramedContentTBS", FramedContentTBS, signature) (§6.1).
+ * The caller resolves `signerPublicKey` from the sender type and group state.
+ * Throws MlsError("InvalidSignature").
+ */
+export function verifyContentSignature(
+  cs: CipherSuite,
+  signerPublicKey: Uint8Array,
+  ac: AuthenticatedContent,
+  context: GroupContext | undefined,
+): void {
+  const tbs = framedContentTBS(ac.wireFormat, ac.content, context);
+  if (!verifyWithLabel(cs, signerPublicKey, TBS_LABEL, tbs, ac.auth.signature)) {
+    fail("InvalidSignature", "FramedContentTBS signature does not verify");
+  }
+}
+
+/** membership_tag = MAC(membership_key, AuthenticatedContentTBM{ FramedContentTBS, FramedContentAuthData }) (§6.2). */
+export function membershipTag(
+  cs: CipherSuite,
+  membershipKey: Uint8Array,
+  ac: AuthenticatedContent,
+  context: GroupContext | undefined,
+): Uint8Array {
+  const w = new Writer(sizeHint(ac.content) + ac.auth.signature.length);
+  encodeFramedContentTBS(w, ac.wireFormat, ac.content, context);
+  encodeFramedContentAuthData(w, ac.auth, ac.content.contentType);
+  return cs.hash.mac(membershipKey, w.finish());
+}
+
+/** Throws MlsError("InvalidMembershipTag") unless `tag` is the membership tag of `ac` (constant-time compare). */
+export function verifyMembershipTag(
+  cs: CipherSuite,
+  membershipKey: Uint8Array,
+  ac: AuthenticatedContent,
+  context: GroupContext | undefined,
+  tag: Uint8Array,
+): void {
+  if (!constantTimeEqual(membershipTag(cs, membershipKey, ac, context), tag)) {
+    fail("InvalidMembershipTag", "membership tag does not match");
+  }
+}

@@ -1,0 +1,21 @@
+// The integration-test harness: a private Prosody and small XMPP helpers.
+export {
+  ensureProsody,
+  ProsodyError,
+  startProsody,
+  type ProsodyHandle,
+  type ProsodyInstallation,
+  type ProsodyUser,
+  type StartProsodyOptions,
+} from "./prosody.js";
+export {
+  connectClient,
+  connectComponent,
+  nextStanza,
+  nextStatus,
+  type ConnectClientOptions,
+  type ConnectComponentOptions,
+  type TestClient,
+  type TestComponent,
+} from "./client.js";
+export { canConnect, freePorts, LOOPBACK } from "./ports.js";
