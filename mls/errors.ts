@@ -62,6 +62,9 @@ export type MlsErrorCode =
   | "InvalidState"
   | "UnsupportedStateVersion"
   | "NotAMember"
+  | "PendingProposals"
+  | "GroupInactive"
+  | "NoPendingCommit"
   | "Unsupported";
 
 export class MlsError extends Error {

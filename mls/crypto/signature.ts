@@ -4,6 +4,7 @@
  */
 import { fail } from "../errors.js";
 import { isUncompressedPoint, normalizeScalar, randomScalar, SIGNATURES } from "./curves.js";
+import { isAcceptableEdPublicKey } from "./eddsa.js";
 import type { SignatureFns } from "./provider.js";
 import { guard, type SignaturePrimitive } from "./primitives.js";
 import type { SignatureScheme } from "./suites.js";
@@ -39,7 +40,8 @@ export function makeSignature(
       return guard("InvalidKey", `${scheme} sign`, () => prim.sign(k, message));
     },
     verify(pk, message, signature) {
-      if (pk.length !== npk || (ecdsa && !isUncompressedPoint(curve, pk))) return false;
+      if (pk.length !== npk) return false;
+      if (ecdsa ? !isUncompressedPoint(curve, pk) : !isAcceptableEdPublicKey(curve, pk)) return false;
       if (nsig !== undefined && signature.length !== nsig) return false;
       try {
         return prim.verify(pk, message, signature) === true;

@@ -10,6 +10,7 @@ import {
   ExtensionType,
   type Extension,
 } from "../extensions/extension.js";
+import type { Credential } from "../credentials/credential.js";
 import type { Sender } from "../framing/content.js";
 import type { KeyPackage } from "../key-packages/key-package.js";
 import { validateKeyPackage } from "../key-packages/key-package-ops.js";
@@ -30,6 +31,10 @@ export interface ProposalPolicy {
   /** Seconds since the epoch for lifetime checks of added KeyPackages; undefined skips them. */
   readonly now?: bigint | undefined;
   readonly credentialValidator?: CredentialValidator | undefined;
+  /** Whether two credentials name the same client (§12.2 external-commit resync); default: any. */
+  readonly sameClient?: ((a: Credential, b: Credential) => boolean) | undefined;
+  /** Allows a resumption PSK of this usage (only in a reinit or branch group's first commit, §11.2, §11.3). */
+  readonly resumptionUsage?: "reinit" | "branch" | undefined;
 }
 
 export interface AppliedProposals {
@@ -158,7 +163,7 @@ export function applyProposalList(
   for (const { proposal } of psks) {
     const id = proposal.psk;
     if (id.pskNonce.length !== cs.kdf.nh) fail("InvalidProposal", "psk_nonce must be KDF.Nh bytes");
-    if (id.pskType === "resumption" && id.usage !== "application") {
+    if (id.pskType === "resumption" && id.usage !== "application" && id.usage !== policy.resumptionUsage) {
       fail("InvalidProposal", `resumption PSK with usage ${id.usage} outside reinit/branch`);
     }
     const key = bytesKey(encode(encodePreSharedKeyID, id));

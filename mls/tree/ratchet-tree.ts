@@ -376,9 +376,7 @@ export class TreeDiff implements TreeView {
 
   /** §12.1.1: leftmost blank leaf (extending the tree when full), marked unmerged above. */
   addLeaf(leaf: LeafNode): number {
-    let l = 0;
-    while (l < this.leaves && this.node(l * 2) !== undefined) l++;
-    if (l === this.leaves) this.extend();
+    const l = this.reserveLeaf();
     for (const p of directPath(l * 2, this.leaves)) {
       const n = this.node(p);
       if (n?.type === "parent") {
@@ -387,6 +385,14 @@ export class TreeDiff implements TreeView {
       }
     }
     this.setNode(l * 2, { type: "leaf", leaf });
+    return l;
+  }
+
+  /** The leaf an Add or external commit would take: leftmost blank, extending the tree when full (§12.4.3.2). */
+  reserveLeaf(): number {
+    let l = 0;
+    while (l < this.leaves && this.node(l * 2) !== undefined) l++;
+    if (l === this.leaves) this.extend();
     return l;
   }
 

@@ -3,6 +3,7 @@ import { ed25519 } from "@noble/curves/ed25519.js";
 import { ed448 } from "@noble/curves/ed448.js";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import type { SignaturePrimitive } from "../primitives.js";
+import { verifyCofactorless } from "./eddsa.js";
 import type { SignatureScheme } from "../suites.js";
 
 // p256/p384/p521 prehash with SHA-256/384/512, the suites' hashes (RFC 9420 §5.1.2).
@@ -14,8 +15,8 @@ export function nobleSignature(scheme: SignatureScheme): SignaturePrimitive {
     return {
       publicKey: (sk) => c.getPublicKey(sk),
       sign: (sk, msg) => c.sign(msg, sk),
-      // Strict RFC 8032 decoding (not ZIP-215), like OpenSSL.
-      verify: (pk, msg, sig) => c.verify(sig, msg, pk, { zip215: false }),
+      // Cofactorless like OpenSSL, so both providers accept the same signatures.
+      verify: (pk, msg, sig) => verifyCofactorless(scheme, pk, msg, sig),
     };
   }
   const c = ECDSA[scheme];

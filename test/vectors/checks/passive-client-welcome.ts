@@ -1,0 +1,3 @@
+import { passiveClientCheck } from "./passive-client.js";
+
+export default passiveClientCheck("passive-client-welcome.json");
