@@ -86,7 +86,7 @@ export interface StoredProposal {
   readonly content: AuthenticatedContent;
 }
 
-interface PendingCommit {
+export interface PendingCommit {
   readonly signature: Uint8Array;
   readonly diff: TreeDiff;
   readonly next: Omit<EpochState, "tree">;
@@ -199,6 +199,7 @@ export class Group {
     ownUpdates: ReadonlyMap<string, KeyPair>;
     reinit: ReInit | undefined;
     active: boolean;
+    pending: PendingCommit | undefined;
   } {
     return {
       epoch: this.epochState,
@@ -209,6 +210,7 @@ export class Group {
       ownUpdates: this.ownUpdates,
       reinit: this.reinitProposal,
       active: this.active,
+      pending: this.pending,
     };
   }
 

@@ -1,11 +1,10 @@
 /** Creating a group (§11), joining by Welcome (§12.4.3.1) and by external commit (§12.4.3.2), branch and reinit (§11.2, §11.3). */
 import { bytesEqual } from "../codec/bytes.js";
-import { decode } from "../codec/reader.js";
 import { encode } from "../codec/writer.js";
 import type { Credential } from "../credentials/credential.js";
 import type { CipherSuite } from "../crypto/provider.js";
 import { fail } from "../errors.js";
-import { ExtensionType, findExtension, readExternalPub, type Extension } from "../extensions/extension.js";
+import { readExternalPub, type Extension } from "../extensions/extension.js";
 import { signContent, withConfirmationTag } from "../framing/auth.js";
 import type { FramedContent, Sender } from "../framing/content.js";
 import type { MLSMessage } from "../framing/messages.js";
@@ -31,13 +30,14 @@ import { openWelcome, verifyGroupInfoSignature } from "../schedule/welcome.js";
 import type { Capabilities, LeafNode, Lifetime } from "../tree/leaf-node.js";
 import { signLeafNode } from "../tree/leaf-validation.js";
 import { commonAncestor } from "../tree/math.js";
-import { decodeRatchetTree, type Node } from "../tree/node.js";
+import type { Node } from "../tree/node.js";
 import { leafNodeAt, memberLeaves, RatchetTree } from "../tree/ratchet-tree.js";
 import { filteredDirectPath } from "../tree/resolution.js";
 import { createUpdatePath, nextPathSecret, nodeKeyPair, type PrivateKeys } from "../tree/treekem.js";
 import { Group, type EpochState } from "./group.js";
 import { resolveOptions, type GroupOptions } from "./options.js";
 import { applyProposalList } from "./proposals.js";
+import { decodeRatchetTreeExtension } from "./ratchet-tree-extension.js";
 import { validateJoinTree } from "./tree-validation.js";
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -136,15 +136,7 @@ function welcomeOf(m: MLSMessage | Welcome): Welcome {
 
 /** Loads the tree a joiner uses: the ratchet_tree extension, else the one supplied out of band. */
 function joinTree(cs: CipherSuite, info: GroupInfo, supplied?: readonly (Node | undefined)[]): RatchetTree {
-  const ext = findExtension(info.extensions, ExtensionType.ratchet_tree);
-  let nodes: readonly (Node | undefined)[] | undefined = supplied;
-  if (ext) {
-    try {
-      nodes = decode(decodeRatchetTree, ext.extensionData);
-    } catch {
-      fail("InvalidGroupInfo", "malformed ratchet_tree extension");
-    }
-  }
+  const nodes = decodeRatchetTreeExtension(info.extensions) ?? supplied;
   if (nodes === undefined) fail("MissingRatchetTree", "no ratchet tree in the GroupInfo and none supplied");
   return RatchetTree.fromNodes(cs, nodes);
 }

@@ -343,6 +343,15 @@ export class TreeDiff implements TreeView {
     return s;
   }
 
+  /** Rebuilds a diff from its node writes and final leaf count (state persistence). */
+  static restore(base: RatchetTree, leafCount: number, changes: Iterable<[number, Node | undefined]>): TreeDiff {
+    const d = new TreeDiff(base);
+    while (d.leaves < leafCount) d.extend();
+    d.leaves = leafCount;
+    for (const [i, n] of changes) d.setNode(i, n);
+    return d;
+  }
+
   /** Nodes whose tree hash may differ from the base tree's. */
   dirtyNodes(): Iterable<number> {
     return this.dirty;
