@@ -106,6 +106,11 @@ export class Writer {
     return this;
   }
 
+  /** A copy of what was written since offset `start`. */
+  copySince(start: number): Uint8Array {
+    return this.buf.slice(start, this.pos);
+  }
+
   /** The encoded bytes (a copy sized exactly). */
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);

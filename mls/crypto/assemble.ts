@@ -1,15 +1,19 @@
 /** Builds a CryptoProvider (RFC 9420 §17.1 suites) from a provider's primitives. */
+import { fail } from "../errors.js";
 import { makeAead } from "./aead.js";
 import { makeHash } from "./hash.js";
 import { makeKdf } from "./hkdf.js";
 import { Hpke, createKem } from "./hpke.js";
 import type { CipherSuite, CryptoProvider, HashFns, HashName } from "./provider.js";
-import type { Primitives } from "./primitives.js";
+import { guard, type Primitives } from "./primitives.js";
 import { makeSignature } from "./signature.js";
 import { SUITE_IDS, suiteParams, type SuiteParams } from "./suites.js";
 
 function buildSuite(prims: Primitives, p: SuiteParams, hash: (name: HashName) => HashFns): CipherSuite {
-  const randomBytes = (n: number): Uint8Array => prims.randomBytes(n);
+  const randomBytes = (n: number): Uint8Array => {
+    if (!Number.isSafeInteger(n) || n < 0) fail("InvalidValue", `randomBytes(${n})`);
+    return guard("InvalidValue", "randomBytes", () => prims.randomBytes(n));
+  };
   const kdf = makeKdf(hash(p.kdf.hash));
   const aead = makeAead(p.aead, prims.aead(p.aead));
   const kem = createKem(prims, p.kem);

@@ -106,6 +106,9 @@ export class Hpke implements HpkeFns {
   /** LabeledExtract/Expand with suite_id = "HPKE" || kem_id || kdf_id || aead_id (§5.1). */
   readonly labeled: Labeled;
   private pskIdHashCache: Uint8Array | undefined;
+  /** info_hash of the last info array seen: many seals share one info (see labels.ts). */
+  private lastInfo: Uint8Array | undefined;
+  private lastInfoHash: Uint8Array | undefined;
 
   constructor(
     readonly kem: DhKem,
@@ -121,7 +124,12 @@ export class Hpke implements HpkeFns {
   private keySchedule(sharedSecret: Uint8Array, info: Uint8Array): HpkeContext {
     // psk_id is always empty in base mode, so its hash is a per-suite constant.
     const pskIdHash = (this.pskIdHashCache ??= this.labeled.extract(EMPTY, L_PSK_ID_HASH, EMPTY));
-    const infoHash = this.labeled.extract(EMPTY, L_INFO_HASH, info);
+    let infoHash = this.lastInfo === info ? this.lastInfoHash : undefined;
+    if (infoHash === undefined) {
+      infoHash = this.labeled.extract(EMPTY, L_INFO_HASH, info);
+      this.lastInfo = info;
+      this.lastInfoHash = infoHash;
+    }
     const ksc = concatBytes(new Uint8Array([MODE_BASE]), pskIdHash, infoHash);
     const secret = this.labeled.extract(sharedSecret, L_SECRET, EMPTY);
     return new HpkeContext(this, secret, ksc);

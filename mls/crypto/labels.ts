@@ -91,6 +91,22 @@ export interface LabeledCiphertext {
   readonly ciphertext: Uint8Array;
 }
 
+/**
+ * EncryptContext encodings by context identity: a Welcome encrypts to every
+ * new member with the whole encrypted GroupInfo as context, and an UpdatePath
+ * to every resolution node with one GroupContext. Encoding it once (and the
+ * HPKE info hash computed once from it) keeps those O(n), not O(n * size).
+ */
+const encryptContexts = new WeakMap<Uint8Array, { readonly label: Label; readonly info: Uint8Array }>();
+
+function encryptContext(label: Label, context: Uint8Array): Uint8Array {
+  const hit = encryptContexts.get(context);
+  if (hit !== undefined && hit.label === label) return hit.info;
+  const info = twoOpaques(mlsLabel(label), context);
+  encryptContexts.set(context, { label, info });
+  return info;
+}
+
 /** EncryptWithLabel = SealBase(PublicKey, EncryptContext, "", Plaintext) (§5.1.3). */
 export function encryptWithLabel(
   cs: CipherSuite,
@@ -99,7 +115,7 @@ export function encryptWithLabel(
   context: Uint8Array,
   plaintext: Uint8Array,
 ): LabeledCiphertext {
-  const { enc, ciphertext } = cs.hpke.seal(publicKey, twoOpaques(mlsLabel(label), context), EMPTY, plaintext);
+  const { enc, ciphertext } = cs.hpke.seal(publicKey, encryptContext(label, context), EMPTY, plaintext);
   return { kemOutput: enc, ciphertext };
 }
 
@@ -112,5 +128,5 @@ export function decryptWithLabel(
   kemOutput: Uint8Array,
   ciphertext: Uint8Array,
 ): Uint8Array {
-  return cs.hpke.open(privateKey, kemOutput, twoOpaques(mlsLabel(label), context), EMPTY, ciphertext);
+  return cs.hpke.open(privateKey, kemOutput, encryptContext(label, context), EMPTY, ciphertext);
 }

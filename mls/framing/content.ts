@@ -68,7 +68,27 @@ export type FramedContent = {
   readonly authenticatedData: Uint8Array;
 } & ContentBody;
 
+/**
+ * Encodings of large FramedContents, by object identity: a commit is encoded
+ * for its signature, its membership tag, its transcript hash and its
+ * reference, and a received one is re-encoded exactly as it arrived (the
+ * codec is canonical), so each is serialized once. Values are immutable.
+ */
+const encodedContent = new WeakMap<FramedContent, Uint8Array>();
+const CACHE_THRESHOLD = 2048;
+
 export function encodeFramedContent(w: Writer, c: FramedContent): void {
+  const cached = encodedContent.get(c);
+  if (cached !== undefined) {
+    w.raw(cached);
+    return;
+  }
+  const start = w.length;
+  encodeFramedContentFields(w, c);
+  if (w.length - start >= CACHE_THRESHOLD) encodedContent.set(c, w.copySince(start));
+}
+
+function encodeFramedContentFields(w: Writer, c: FramedContent): void {
   w.opaque(c.groupId);
   w.u64(c.epoch);
   encodeSender(w, c.sender);
@@ -78,12 +98,15 @@ export function encodeFramedContent(w: Writer, c: FramedContent): void {
 }
 
 export function decodeFramedContent(r: Reader): FramedContent {
+  const start = r.offset;
   const groupId = r.opaque();
   const epoch = r.u64();
   const sender = decodeSender(r);
   const authenticatedData = r.opaque();
   const contentType = contentTypes.fromWire(r.u8());
-  return { groupId, epoch, sender, authenticatedData, ...decodeContentBody(r, contentType) };
+  const content: FramedContent = { groupId, epoch, sender, authenticatedData, ...decodeContentBody(r, contentType) };
+  if (r.offset - start >= CACHE_THRESHOLD) encodedContent.set(content, r.since(start));
+  return content;
 }
 
 export interface FramedContentAuthData {

@@ -533,6 +533,7 @@ export class Group {
     for (const p of byValue) if (p.type === "add") addKeys.add(bytesKey(p.keyPackage.leafNode.signatureKey));
     let gce = byValue.some((p) => p.type === "group_context_extensions");
     const hasReinit = byValue.some((p) => p.type === "reinit");
+    let pendingReinit: StoredProposal | undefined;
     for (const p of all) {
       const prop = p.proposal;
       switch (prop.type) {
@@ -561,13 +562,17 @@ export class Group {
           chosen.push(p);
           break;
         case "reinit":
+          pendingReinit ??= p;
           continue; // §12.2: prefer the other proposals; the ReInit can be resent
         default:
           chosen.push(p);
       }
     }
     chosen.push(...updatedBy.values());
-    return hasReinit ? [] : chosen;
+    if (hasReinit) return [];
+    // A ReInit alone (nothing else pending or given by value) is committed (§12.2).
+    if (chosen.length === 0 && byValue.length === 0 && pendingReinit !== undefined) return [pendingReinit];
+    return chosen;
   }
 
   // ---------------------------------------------------------------- receiving
@@ -926,6 +931,11 @@ export class Group {
     const undo = new Map<number, Uint8Array | undefined>();
     for (const i of diff.changes.keys()) {
       if ((i & 1) === 0) undo.set(i >>> 1, leafNodeAt(e.tree, i >>> 1)?.signatureKey);
+    }
+    // Leaves cut off by truncation (§12.1.3) are not in the diff's changes: record them too.
+    for (let l = diff.leafCount; l < e.tree.leafCount; l++) {
+      const key = leafNodeAt(e.tree, l)?.signatureKey;
+      if (key !== undefined) undo.set(l, key);
     }
     const retired: PastEpoch = {
       context: e.context,

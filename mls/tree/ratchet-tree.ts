@@ -130,6 +130,7 @@ export class RatchetTree implements TreeView {
   private duplicateKeys = false;
   private leaves: number;
   private stats = new MutableStats();
+  private firstBlank: number | undefined;
 
   private constructor(
     readonly cs: CipherSuite,
@@ -201,6 +202,16 @@ export class RatchetTree implements TreeView {
     return this.stats;
   }
 
+  /** Index of the leftmost blank leaf (leafCount when there is none); cached between merges. */
+  firstBlankLeaf(): number {
+    if (this.firstBlank === undefined) {
+      let l = 0;
+      while (l < this.leaves && this.nodes[l * 2] !== undefined) l++;
+      this.firstBlank = l;
+    }
+    return this.firstBlank;
+  }
+
   /** The serializable node list, trailing blanks trimmed (§12.4.3.3). */
   toNodes(): (Node | undefined)[] {
     let n = this.nodes.length;
@@ -222,6 +233,7 @@ export class RatchetTree implements TreeView {
     for (const [k, v] of this.sigIndex) t.sigIndex.set(k, v);
     t.duplicateKeys = this.duplicateKeys;
     t.stats = MutableStats.copy(this.stats);
+    t.firstBlank = this.firstBlank;
     return t;
   }
 
@@ -243,6 +255,7 @@ export class RatchetTree implements TreeView {
     this.nodes.length = width;
     this.hashes.length = width;
     this.leaves = d.leafCount;
+    this.firstBlank = undefined;
   }
 
   private index(i: number, n: Node | undefined): void {
@@ -281,10 +294,14 @@ export class TreeDiff implements TreeView {
   private readonly encIndex = new Map<string, number>();
   private readonly sigIndex = new Map<string, number>();
   private leaves: number;
+  private stats: MutableStats | undefined;
+  /** No blank leaf below this index (a search hint for reserveLeaf). */
+  private freeFrom: number;
 
   constructor(readonly base: RatchetTree) {
     this.cs = base.cs;
     this.leaves = base.leafCount;
+    this.freeFrom = base.firstBlankLeaf();
   }
 
   get leafCount(): number {
@@ -333,14 +350,18 @@ export class TreeDiff implements TreeView {
   }
 
   credentialStats(): CredentialStats {
-    const s = MutableStats.copy(this.base.credentialStats());
-    const baseWidth = nodeWidth(this.base.leafCount);
-    for (const [i, n] of this.changes) {
-      if (!isLeaf(i)) continue;
-      if (i < baseWidth) s.count(this.base.node(i), -1);
-      s.count(n, 1);
+    if (this.stats === undefined) {
+      // Base counts, corrected for the writes made so far; kept current by setNode from now on.
+      const s = MutableStats.copy(this.base.credentialStats());
+      const baseWidth = nodeWidth(this.base.leafCount);
+      for (const [i, n] of this.changes) {
+        if (!isLeaf(i)) continue;
+        if (i < baseWidth) s.count(this.base.node(i), -1);
+        s.count(n, 1);
+      }
+      this.stats = s;
     }
-    return s;
+    return this.stats;
   }
 
   /** Rebuilds a diff from its node writes and final leaf count (state persistence). */
@@ -359,6 +380,13 @@ export class TreeDiff implements TreeView {
 
   setNode(i: number, n: Node | undefined): void {
     if (i >= nodeWidth(this.leaves)) fail("InvalidState", `node ${i} outside the tree`);
+    if (isLeaf(i)) {
+      if (this.stats !== undefined) {
+        this.stats.count(this.node(i), -1);
+        this.stats.count(n, 1);
+      }
+      if (n === undefined && i >>> 1 < this.freeFrom) this.freeFrom = i >>> 1;
+    }
     this.changes.set(i, n);
     if (n !== undefined) {
       this.encIndex.set(bytesKey(encryptionKeyOf(n)), i);
@@ -399,8 +427,9 @@ export class TreeDiff implements TreeView {
 
   /** The leaf an Add or external commit would take: leftmost blank, extending the tree when full (§12.4.3.2). */
   reserveLeaf(): number {
-    let l = 0;
+    let l = this.freeFrom;
     while (l < this.leaves && this.node(l * 2) !== undefined) l++;
+    this.freeFrom = l;
     if (l === this.leaves) this.extend();
     return l;
   }

@@ -1,0 +1,72 @@
+/** RFC 9420 §5/§8 helpers: the crypto-basics vectors with both providers, plus bounds. */
+import { describe, expect, it } from "vitest";
+import { toHex, utf8Bytes } from "../../../mls/codec/bytes.js";
+import {
+  decryptWithLabel,
+  deriveSecret,
+  deriveTreeSecret,
+  encryptWithLabel,
+  expandWithLabel,
+  refHash,
+  signWithLabel,
+  verifyWithLabel,
+} from "../../../mls/crypto/labels.js";
+import { isMlsError } from "../../../mls/errors.js";
+import check from "../../vectors/checks/crypto-basics.js";
+import { loadVectorFile } from "../../vectors/load.js";
+import { PROVIDERS } from "./providers.js";
+
+describe.each(PROVIDERS)("labeled helpers ($name)", ({ provider }) => {
+  it("pass every crypto-basics.json entry", () => {
+    const entries = loadVectorFile("crypto-basics.json");
+    expect(entries).toHaveLength(7);
+    for (const e of entries) check.check(e, provider);
+  });
+
+  const cs = provider.suite(1);
+  const secret = new Uint8Array(32).fill(3);
+
+  it("accept byte-string labels equal to their UTF-8 strings", () => {
+    expect(toHex(expandWithLabel(cs, secret, utf8Bytes("key"), new Uint8Array(0), 16))).toBe(
+      toHex(expandWithLabel(cs, secret, "key", new Uint8Array(0), 16)),
+    );
+    expect(toHex(refHash(cs, utf8Bytes("MLS 1.0 Proposal Reference"), secret))).toBe(
+      toHex(refHash(cs, "MLS 1.0 Proposal Reference", secret)),
+    );
+  });
+
+  it("check KDFLabel.length and generation bounds", () => {
+    const fails = (f: () => unknown): boolean => {
+      try {
+        f();
+        return false;
+      } catch (e) {
+        return isMlsError(e, "InvalidValue");
+      }
+    };
+    expect(fails(() => expandWithLabel(cs, secret, "x", new Uint8Array(0), 0x10000))).toBe(true);
+    expect(fails(() => expandWithLabel(cs, secret, "x", new Uint8Array(0), -1))).toBe(true);
+    expect(fails(() => deriveTreeSecret(cs, secret, "x", 2 ** 32, 16))).toBe(true);
+    expect(deriveTreeSecret(cs, secret, "x", 2 ** 32 - 1, 16)).toHaveLength(16);
+    expect(deriveSecret(cs, secret, "x")).toHaveLength(32);
+  });
+
+  it("bind the label in signatures and encryptions", () => {
+    const kp = cs.signature.generateKeyPair();
+    const content = utf8Bytes("content");
+    const sig = signWithLabel(cs, kp.privateKey, "A", content);
+    expect(verifyWithLabel(cs, kp.publicKey, "A", content, sig)).toBe(true);
+    expect(verifyWithLabel(cs, kp.publicKey, "B", content, sig)).toBe(false);
+
+    const hk = cs.kem.generateKeyPair();
+    const ct = encryptWithLabel(cs, hk.publicKey, "A", content, content);
+    expect(toHex(decryptWithLabel(cs, hk.privateKey, "A", content, ct.kemOutput, ct.ciphertext))).toBe(toHex(content));
+    let err: unknown;
+    try {
+      decryptWithLabel(cs, hk.privateKey, "B", content, ct.kemOutput, ct.ciphertext);
+    } catch (e) {
+      err = e;
+    }
+    expect(isMlsError(err, "DecryptionFailed")).toBe(true);
+  });
+});
