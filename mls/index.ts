@@ -18,6 +18,7 @@ export * from "./messages/proposal.js";
 export * from "./messages/psk-id.js";
 export * from "./messages/update-path.js";
 export * from "./messages/welcome.js";
+export { verifyGroupInfoSignature, signGroupInfo } from "./schedule/welcome.js";
 export * from "./framing/content.js";
 export * from "./framing/messages.js";
 export { defaultPadding, noPadding, padToMultipleOf, type PaddingPolicy } from "./framing/private.js";

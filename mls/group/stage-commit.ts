@@ -80,12 +80,13 @@ export function stageCommit(
   verifyContentSignature(cs, signer, ac, context);
   if (ac.auth.confirmationTag === undefined) fail("InvalidCommit", "commit without confirmation tag");
 
+  // §12.4.3.2: an external joiner cannot judge proposals sent within the group.
+  if (external && commit.proposals.some((p) => p.type === "reference")) {
+    fail("InvalidExternalCommit", "an external commit may not include proposals by reference");
+  }
   const proposals: CommittedProposal[] = commit.proposals.map((p) =>
     p.type === "proposal" ? { proposal: p.proposal, sender } : resolve(p.reference),
   );
-  if (external && commit.proposals.some((p) => p.type === "reference" && resolve(p.reference).proposal.type === "external_init")) {
-    fail("InvalidExternalCommit", "ExternalInit must be included by value");
-  }
   const applied = applyProposalList(cs, tree, context, proposals, sender, policy);
   if (applied.pathRequired && commit.path === undefined) fail("MissingPath", "these proposals require an UpdatePath");
 

@@ -452,7 +452,12 @@ export class TreeDiff implements TreeView {
     const oldWidth = nodeWidth(this.leaves);
     this.leaves *= 2;
     // Every node beyond the old width, and the new root above it, hashes afresh.
-    for (let i = oldWidth; i < nodeWidth(this.leaves); i++) this.dirty.add(i);
+    const baseWidth = nodeWidth(this.base.leafCount);
+    for (let i = oldWidth; i < nodeWidth(this.leaves); i++) {
+      this.dirty.add(i);
+      // After a truncation the base still holds the cut-off nodes: they must not come back.
+      if (i < baseWidth && !this.changes.has(i) && this.base.node(i) !== undefined) this.changes.set(i, undefined);
+    }
   }
 
   /** §12.1.3: shrink to 2^d leaves, d smallest with 2^d > rightmost non-blank leaf. */
