@@ -1,0 +1,219 @@
+// A small promise wrapper around one `sqlite3` connection.
+//
+// One connection means one transaction at a time, and any statement issued
+// while a transaction is open runs *inside* it. So every statement goes
+// through one FIFO lock:
+//   - run/get/all/exec outside a transaction take the lock for one statement;
+//   - transaction(fn) takes it for BEGIN IMMEDIATE ... COMMIT/ROLLBACK, and
+//     statements issued from inside `fn` (same async context, tracked with
+//     AsyncLocalStorage) run without waiting, as part of the transaction;
+//   - transaction() from inside `fn` rejects with "nested_transaction"
+//     (SQLite has no nested BEGIN, and waiting for the lock would deadlock).
+// Work that `fn` leaves running after it settles is no longer part of the
+// transaction: its statements take the lock like any other.
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import sqlite3 from "sqlite3";
+
+import { StoreError } from "../errors.js";
+
+export type SqlValue = string | number | bigint | null | Uint8Array;
+export type SqlParams = readonly SqlValue[];
+
+export interface RunResult {
+  changes: number;
+  lastID: number;
+}
+
+export interface OpenOptions {
+  /** How long a statement waits for another process's lock (PRAGMA busy_timeout). Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+interface TxScope {
+  db: SqliteDb;
+  active: boolean;
+}
+
+const scope = new AsyncLocalStorage<TxScope>();
+
+/** A FIFO mutex. */
+class Lock {
+  private tail: Promise<void> = Promise.resolve();
+
+  async acquire(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => (release = resolve));
+    const prev = this.tail;
+    this.tail = prev.then(() => next);
+    await prev;
+    return release;
+  }
+}
+
+function wrap(e: unknown, what: string): StoreError {
+  if (e instanceof StoreError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new StoreError("io", `${what}: ${msg}`, { cause: e });
+}
+
+export class SqliteDb {
+  private readonly lock = new Lock();
+  private closed = false;
+
+  private constructor(
+    private readonly db: sqlite3.Database,
+    readonly path: string,
+  ) {}
+
+  /** Opens (creating if needed) and sets the connection pragmas: WAL, synchronous=FULL, foreign keys, busy timeout. */
+  static async open(path: string, options: OpenOptions = {}): Promise<SqliteDb> {
+    const raw = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const d: sqlite3.Database = new sqlite3.Database(path, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (err) =>
+        err ? reject(wrap(err, `cannot open database '${path}'`)) : resolve(d),
+      );
+    });
+    const db = new SqliteDb(raw, path);
+    try {
+      const busy = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+      await db.exec(`PRAGMA busy_timeout = ${busy}`);
+      // WAL: readers do not block the writer. ":memory:" stays in "memory" mode.
+      await db.get("PRAGMA journal_mode = WAL");
+      // FULL: with WAL, each COMMIT is fsynced before it returns, so a
+      // resolved write survives a power cut (NORMAL could lose the last ones).
+      await db.exec("PRAGMA synchronous = FULL");
+      await db.exec("PRAGMA foreign_keys = ON");
+    } catch (e) {
+      await db.close().catch(() => undefined);
+      throw e;
+    }
+    return db;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** True when called from inside a transaction of this connection. */
+  get inTransaction(): boolean {
+    const s = scope.getStore();
+    return s !== undefined && s.db === this && s.active;
+  }
+
+  run(sql: string, params: SqlParams = []): Promise<RunResult> {
+    return this.statement(sql, () =>
+      new Promise<RunResult>((resolve, reject) => {
+        this.db.run(sql, params as unknown[], function (this: sqlite3.RunResult, err: Error | null) {
+          if (err) reject(err);
+          else resolve({ changes: this.changes, lastID: this.lastID });
+        });
+      }),
+    );
+  }
+
+  get<T>(sql: string, params: SqlParams = []): Promise<T | undefined> {
+    return this.statement(sql, () =>
+      new Promise<T | undefined>((resolve, reject) => {
+        this.db.get(sql, params as unknown[], (err: Error | null, row: T | undefined) => (err ? reject(err) : resolve(row)));
+      }),
+    );
+  }
+
+  all<T>(sql: string, params: SqlParams = []): Promise<T[]> {
+    return this.statement(sql, () =>
+      new Promise<T[]>((resolve, reject) => {
+        this.db.all(sql, params as unknown[], (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows)));
+      }),
+    );
+  }
+
+  /** Runs one or more statements without parameters. */
+  exec(sql: string): Promise<void> {
+    return this.statement(sql, () =>
+      new Promise<void>((resolve, reject) => {
+        this.db.exec(sql, (err: Error | null) => (err ? reject(err) : resolve()));
+      }),
+    );
+  }
+
+  /**
+   * BEGIN IMMEDIATE; fn(); COMMIT. On rejection: ROLLBACK and the rejection
+   * is passed on. Transactions are serialized on the connection.
+   */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    const current = scope.getStore();
+    if (current !== undefined && current.db === this && current.active) {
+      throw new StoreError("nested_transaction", "transaction() called inside a transaction (transactions do not nest)");
+    }
+    this.assertOpen();
+    const release = await this.lock.acquire();
+    const s: TxScope = { db: this, active: true };
+    try {
+      this.assertOpen();
+      return await scope.run(s, async () => {
+        await this.raw("BEGIN IMMEDIATE", "BEGIN IMMEDIATE");
+        let result: T;
+        try {
+          result = await fn();
+        } catch (e) {
+          await this.raw("ROLLBACK", "ROLLBACK").catch(() => undefined);
+          throw e;
+        }
+        try {
+          await this.raw("COMMIT", "COMMIT");
+        } catch (e) {
+          await this.raw("ROLLBACK", "ROLLBACK").catch(() => undefined);
+          throw e;
+        }
+        return result;
+      });
+    } finally {
+      s.active = false;
+      release();
+    }
+  }
+
+  /** Waits for running work, then closes the connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const release = await this.lock.acquire();
+    try {
+      if (this.closed) return;
+      this.closed = true;
+      await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(wrap(err, "close")) : resolve())));
+    } finally {
+      release();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError("closed", `the store '${this.path}' is closed`);
+  }
+
+  private raw(sql: string, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.db.exec(sql, (err: Error | null) => (err ? reject(wrap(err, what)) : resolve()));
+    });
+  }
+
+  private async statement<T>(sql: string, op: () => Promise<T>): Promise<T> {
+    const what = sql.replace(/\s+/g, " ").trim().slice(0, 80);
+    if (this.inTransaction) {
+      try {
+        return await op();
+      } catch (e) {
+        throw wrap(e, what);
+      }
+    }
+    this.assertOpen();
+    const release = await this.lock.acquire();
+    try {
+      this.assertOpen();
+      return await op();
+    } catch (e) {
+      throw wrap(e, what);
+    } finally {
+      release();
+    }
+  }
+}
