@@ -15,6 +15,7 @@ import { ConfigError, createLogger, parseCli, redactConfig, type Config, type En
 import { openSqliteStore, type Store } from "../mapping/store/index.js";
 import { ComponentConnection, type EntityFactory } from "./connection.js";
 import { createService, type Service } from "./service.js";
+import { nativeProvider } from "../mls/node.js";
 
 export interface StartOptions {
   logger?: Logger;
@@ -70,8 +71,20 @@ export async function startComponent(config: Config, options: StartOptions = {})
     store: openStore,
     send: (stanza) => connection.send(stanza),
     logger,
+    mls: {
+      provider: nativeProvider,
+      cipherSuite: config.mls.cipherSuite,
+      maxEpochLag: config.mls.maxEpochLag,
+      keyPackageLowWater: config.mls.keyPackageLowWater,
+      keyPackagesPerDevice: config.limits.keyPackagesPerDevice,
+      occupancyGraceSeconds: config.rooms.occupancyGraceSeconds,
+      maxStanzaBytes: config.limits.maxStanzaBytes,
+      maxMessageBytes: config.limits.maxMessageBytes,
+      maxMessagesPerCatchUp: config.limits.maxMessagesPerCatchUp,
+      retentionDays: config.limits.retentionDays,
+    },
   });
-  await service.host.start();
+  await service.start();
 
   const running = new Set<Promise<void>>();
   connection.on("stanza", (stanza) => {

@@ -3,7 +3,12 @@
 // tests drive it with a fake `send`.
 
 import type { Logger } from "../config/index.js";
+import { DEFAULT_DS_OPTIONS, DeliveryService } from "../mapping/ds/service.js";
+import { DEFAULT_KEY_PACKAGE_LIMITS } from "../mapping/ds/key-package-check.js";
 import type { RoomKind, Store } from "../mapping/store/index.js";
+import type { CryptoProvider } from "../mls/node.js";
+import { MlsLayer } from "./mls/layer.js";
+import { Occupancy } from "./mls/occupancy.js";
 import { emptyDiscoExtensions, registerHandlers, type DiscoExtensions } from "./handlers/index.js";
 import { KeyedLock } from "./locks.js";
 import { RoomHost } from "./rooms/host.js";
@@ -21,6 +26,21 @@ export interface ServiceOptions {
   serviceName?: string;
   now?: () => number;
   newId?: () => string;
+  /** The MLS side (docs/protocol.md). Without it the service is a plain XEP-0045 host (for tests of that layer). */
+  mls?: MlsServiceOptions;
+}
+
+export interface MlsServiceOptions {
+  provider: CryptoProvider;
+  cipherSuite: number;
+  maxEpochLag: number;
+  keyPackageLowWater: number;
+  keyPackagesPerDevice: number;
+  occupancyGraceSeconds: number;
+  maxStanzaBytes: number;
+  maxMessageBytes: number;
+  maxMessagesPerCatchUp: number;
+  retentionDays: number;
 }
 
 export interface Service {
@@ -28,6 +48,11 @@ export interface Service {
   readonly router: Router;
   /** Extra disco#info features and forms (for the MLS layer). */
   readonly disco: DiscoExtensions;
+  /** The Delivery Service and the MLS stanza layer (absent in a plain XEP-0045 service). */
+  readonly ds: DeliveryService | undefined;
+  readonly mls: MlsLayer | undefined;
+  /** Loads persistent state (the DS key, temporary rooms): call once before dispatching. */
+  start(): Promise<void>;
   /** Handles one stanza from the server; never rejects. */
   dispatch(stanza: Element): Promise<void>;
 }
@@ -48,5 +73,58 @@ export function createService(options: ServiceOptions): Service {
   const router = new Router({ domain, send: options.send, logger, locks });
   const disco = emptyDiscoExtensions();
   registerHandlers(router, { host, domain, logger, disco, serviceName: options.serviceName ?? "MLS rooms" });
-  return { host, router, disco, dispatch: (stanza) => router.dispatch(stanza) };
+  const m = options.mls;
+  if (m === undefined) {
+    return { host, router, disco, ds: undefined, mls: undefined, start: () => host.start(), dispatch: (stanza) => router.dispatch(stanza) };
+  }
+  const now = options.now ?? Date.now;
+  const occupancy = new Occupancy(m.occupancyGraceSeconds * 1000, now);
+  const ds = new DeliveryService(options.store, occupancy, {
+    ...DEFAULT_DS_OPTIONS,
+    domain,
+    provider: m.provider,
+    cipherSuite: m.cipherSuite,
+    maxEpochLag: m.maxEpochLag,
+    maxCatchUp: m.maxMessagesPerCatchUp,
+    maxKeyPackages: m.keyPackagesPerDevice,
+    keyPackageLowWater: m.keyPackageLowWater,
+    now,
+    ...(options.newId ? { newId: options.newId } : {}),
+  });
+  const mls = new MlsLayer({
+    domain,
+    host,
+    router,
+    disco,
+    ds,
+    occupancy,
+    store: options.store,
+    send: options.send,
+    logger,
+    limits: {
+      maxStanzaBytes: m.maxStanzaBytes,
+      maxMessageBytes: m.maxMessageBytes,
+      maxKeyPackages: m.keyPackagesPerDevice,
+      maxKeyPackageBytes: DEFAULT_KEY_PACKAGE_LIMITS.maxBytes,
+      maxKeyPackageLifetime: DEFAULT_KEY_PACKAGE_LIMITS.maxLifetimeSeconds,
+      keyPackageLowWater: m.keyPackageLowWater,
+      maxEpochLag: m.maxEpochLag,
+      occupancyGraceSeconds: m.occupancyGraceSeconds,
+      maxCatchUp: m.maxMessagesPerCatchUp,
+      retentionSeconds: m.retentionDays * 86400,
+    },
+  });
+  mls.register();
+  return {
+    host,
+    router,
+    disco,
+    ds,
+    mls,
+    start: async () => {
+      await ds.start();
+      await host.start();
+    },
+    dispatch: (stanza) => router.dispatch(stanza),
+  };
 }

@@ -49,16 +49,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: "MLS cipher suite (RFC 9420 §17.1) of the component's key and new groups" },
   { key: "mls.keyPackageLowWater", env: "XMB_KEY_PACKAGE_LOW_WATER", kind: "int",
     description: "ask a device for KeyPackages when it has fewer unclaimed ones" },
+  { key: "mls.maxEpochLag", env: "XMB_MAX_EPOCH_LAG", kind: "int",
+    description: "epochs an application message may lag behind the current one" },
   { key: "rooms.defaultKind", env: "XMB_ROOMS_DEFAULT_KIND", kind: "string",
     description: `kind of a new room: ${ROOM_KINDS.join("|")} (group = members-only, channel = open)` },
   { key: "rooms.occupancyGraceSeconds", env: "XMB_ROOMS_OCCUPANCY_GRACE_SECONDS", kind: "int",
     description: "channel rooms: seconds a device stays in the MLS group after leaving" },
   { key: "limits.maxStanzaBytes", env: "XMB_MAX_STANZA_BYTES", kind: "int",
     description: "largest accepted stanza (bytes)" },
+  { key: "limits.maxMessageBytes", env: "XMB_MAX_MESSAGE_BYTES", kind: "int",
+    description: "largest accepted application message (decoded bytes)" },
   { key: "limits.maxMessagesPerCatchUp", env: "XMB_MAX_MESSAGES_PER_CATCH_UP", kind: "int",
     description: "stored messages sent per catch-up page" },
   { key: "limits.keyPackagesPerDevice", env: "XMB_KEY_PACKAGES_PER_DEVICE", kind: "int",
     description: "unclaimed KeyPackages kept per device" },
+  { key: "limits.retentionDays", env: "XMB_RETENTION_DAYS", kind: "int",
+    description: "days the room log keeps entries for offline devices (0 = forever)" },
 ];
 
 /** Reads a dotted path out of a nested object. */

@@ -34,9 +34,9 @@ export const DEFAULTS = {
   store: { path: "./data/xmpp-mls-bridge.sqlite" },
   log: { level: "info" as LogLevel, format: "json" as LogFormat },
   http: { listen: "127.0.0.1:9470" as string | null },
-  mls: { cipherSuite: 1, keyPackageLowWater: 10 },
+  mls: { cipherSuite: 1, keyPackageLowWater: 10, maxEpochLag: 2 },
   rooms: { defaultKind: "group" as RoomKind, occupancyGraceSeconds: 60 },
-  limits: { maxStanzaBytes: 256 * 1024, maxMessagesPerCatchUp: 500, keyPackagesPerDevice: 100 },
+  limits: { maxStanzaBytes: 256 * 1024, maxMessageBytes: 128 * 1024, maxMessagesPerCatchUp: 500, keyPackagesPerDevice: 100, retentionDays: 30 },
 } as const;
 
 export interface HostPort {
@@ -137,6 +137,8 @@ export const ConfigSchema = z
         cipherSuite: int(1, 0xffff, "a cipher suite number").default(DEFAULTS.mls.cipherSuite),
         /** Ask a device for more KeyPackages when it has fewer unclaimed ones than this. */
         keyPackageLowWater: int(0, 10_000).default(DEFAULTS.mls.keyPackageLowWater),
+        /** How many epochs an application message may lag behind the current one (docs/protocol.md §7.5). */
+        maxEpochLag: int(0, 100).default(DEFAULTS.mls.maxEpochLag),
       })
       .prefault({}),
     rooms: z
@@ -151,10 +153,14 @@ export const ConfigSchema = z
       .strictObject({
         /** Largest stanza the component accepts (bytes). Keep <= the server's own limit. */
         maxStanzaBytes: int(1024, 64 * 1024 * 1024, "bytes").default(DEFAULTS.limits.maxStanzaBytes),
+        /** Largest decoded application MLSMessage (bytes). */
+        maxMessageBytes: int(256, 64 * 1024 * 1024, "bytes").default(DEFAULTS.limits.maxMessageBytes),
         /** Stored messages sent to a returning device per catch-up request (it pages for more). */
         maxMessagesPerCatchUp: int(1, 100_000).default(DEFAULTS.limits.maxMessagesPerCatchUp),
         /** Unclaimed KeyPackages kept per device; uploads beyond this are refused. */
         keyPackagesPerDevice: int(1, 10_000).default(DEFAULTS.limits.keyPackagesPerDevice),
+        /** How long the room log keeps entries for offline devices (days; 0 = forever). */
+        retentionDays: int(0, 36_500, "days").default(DEFAULTS.limits.retentionDays),
       })
       .prefault({}),
   })

@@ -11,11 +11,11 @@ export interface DiscoExtensions {
   /** Extra features of the service. */
   serviceFeatures: string[];
   /** Extra XEP-0128 forms for the service's disco#info. */
-  serviceForms: Array<() => Element[]>;
+  serviceForms: Array<() => Element[] | Promise<Element[]>>;
   /** Extra features of every room. */
   roomFeatures: string[];
   /** Extra XEP-0128 forms for a room's disco#info. */
-  roomForms: Array<(room: Room) => Element[]>;
+  roomForms: Array<(room: Room) => Element[] | Promise<Element[]>>;
 }
 
 export function emptyDiscoExtensions(): DiscoExtensions {

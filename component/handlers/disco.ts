@@ -71,7 +71,7 @@ export function registerDisco(router: Router, deps: HandlerDeps): void {
     if (ctx.payload?.attrs["node"] !== undefined) throw stanzaError("item-not-found", "no such node");
     const query = xml("query", { xmlns: NS.DISCO_INFO }, xml("identity", { category: "conference", type: "text", name: deps.serviceName }));
     for (const f of new Set([...SERVICE_FEATURES, ...disco.serviceFeatures])) query.append(feature(f));
-    for (const forms of disco.serviceForms) for (const form of forms()) query.append(form);
+    for (const forms of disco.serviceForms) for (const form of await forms()) query.append(form);
     return query;
   });
 
@@ -93,7 +93,7 @@ export function registerDisco(router: Router, deps: HandlerDeps): void {
     const query = xml("query", { xmlns: NS.DISCO_INFO }, xml("identity", { category: "conference", type: "text", name }));
     for (const f of new Set([...roomFeatures(room), ...disco.roomFeatures])) query.append(feature(f));
     query.append(roomInfoForm(room));
-    for (const forms of disco.roomForms) for (const form of forms(room)) query.append(form);
+    for (const forms of disco.roomForms) for (const form of await forms(room)) query.append(form);
     return query;
   });
 

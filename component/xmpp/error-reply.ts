@@ -49,7 +49,15 @@ export function errorElement(err: StanzaError, by?: string): Element {
   const attrs: Record<string, string> = { type: err.type };
   if (by !== undefined) attrs["by"] = by;
   const el = xml("error", attrs, xml(err.condition, { xmlns: NS.STANZAS }));
-  if (err.app) el.append(xml(err.app.name, { xmlns: err.app.ns, ...(err.app.attrs ?? {}) }));
+  if (err.app) {
+    el.append(
+      xml(
+        err.app.name,
+        { xmlns: err.app.ns, ...(err.app.attrs ?? {}) },
+        ...(err.app.children ?? []).map((c) => xml(c.name, { ...c.attrs })),
+      ),
+    );
+  }
   if (err.text) el.append(xml("text", { xmlns: NS.STANZAS, "xml:lang": "en" }, err.text));
   return el;
 }

@@ -66,6 +66,8 @@ export interface AppCondition {
   name: string;
   ns: string;
   attrs?: Readonly<Record<string, string>>;
+  /** Empty child elements, e.g. <proposal seq='7'/> of <missing-proposals/>. */
+  children?: readonly { readonly name: string; readonly attrs: Readonly<Record<string, string>> }[];
 }
 
 export interface StanzaErrorOptions {

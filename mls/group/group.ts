@@ -640,11 +640,12 @@ export class Group {
       isMember: (l) => signatureKeyOf(l) !== undefined,
     });
     const ac = out.authenticatedContent;
-    verifyContentSignature(this.cs, signatureKeyOf(out.leafIndex)!, ac, context);
+    const senderKey = signatureKeyOf(out.leafIndex)!;
+    verifyContentSignature(this.cs, senderKey, ac, context);
     if (ac.content.contentType !== "application") fail("InvalidValue", "unreachable");
     if (msg.epoch === e.context.epoch) this.epochState = { ...e, secretTree };
     else this.replacePastSecretTree(msg.epoch, secretTree);
-    const credential = this.credentialAt(msg.epoch, out.leafIndex);
+    const credential = this.credentialAt(out.leafIndex, senderKey);
     return {
       kind: "application",
       epoch: msg.epoch,
@@ -655,11 +656,11 @@ export class Group {
     };
   }
 
-  private credentialAt(epoch: bigint, leaf: number): Credential {
-    // Credentials of past senders: the leaf as of now, else the sender data is all we have.
+  private credentialAt(leaf: number, signatureKey: Uint8Array): Credential {
+    // Credentials of past senders: the leaf as of now if it is still the signer (a later
+    // occupant of the leaf is someone else), else the sender data is all we have.
     const now = leafNodeAt(this.epochState.tree, leaf);
-    void epoch;
-    return now?.credential ?? { type: "basic", identity: EMPTY };
+    return now && bytesEqual(now.signatureKey, signatureKey) ? now.credential : { type: "basic", identity: EMPTY };
   }
 
   private replacePastSecretTree(epoch: bigint, secretTree: SecretTree): void {

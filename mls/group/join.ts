@@ -128,6 +128,7 @@ export interface JoinFromWelcomeOptions {
 
 function welcomeOf(m: MLSMessage | Welcome): Welcome {
   if ("wireFormat" in m) {
+    if (m.version !== PROTOCOL_VERSION_MLS10) fail("InvalidValue", `protocol version ${m.version}`);
     if (m.wireFormat !== "mls_welcome") fail("WrongWireFormat", `expected a Welcome, got ${m.wireFormat}`);
     return m.welcome;
   }
@@ -370,6 +371,7 @@ export function joinExternal(o: ExternalJoinOptions): { group: Group; commit: ML
 }
 
 function groupInfoOf(m: MLSMessage): GroupInfo {
+  if (m.version !== PROTOCOL_VERSION_MLS10) fail("InvalidValue", `protocol version ${m.version}`);
   if (m.wireFormat !== "mls_group_info") fail("WrongWireFormat", `expected a GroupInfo, got ${m.wireFormat}`);
   return m.groupInfo;
 }

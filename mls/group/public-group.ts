@@ -327,6 +327,7 @@ export class PublicGroup {
 }
 
 function groupInfoOf(m: MLSMessage): GroupInfo {
+  if (m.version !== PROTOCOL_VERSION_MLS10) fail("InvalidValue", `protocol version ${m.version}`);
   if (m.wireFormat !== "mls_group_info") fail("WrongWireFormat", `expected a GroupInfo, got ${m.wireFormat}`);
   return m.groupInfo;
 }

@@ -28,9 +28,9 @@ export function defaultCapabilities(cipherSuites: readonly number[]): Capabiliti
   return { versions: [PROTOCOL_VERSION_MLS10], cipherSuites, extensions: [], proposals: [], credentials: [1] };
 }
 
-/** Default KeyPackage lifetime: from an hour ago (clock skew) to 90 days ahead. */
+/** Default KeyPackage lifetime: from an hour ago (clock skew) to 60 days ahead. */
 export function defaultLifetime(nowSeconds = BigInt(Math.floor(Date.now() / 1000))): Lifetime {
-  return { notBefore: nowSeconds - 3600n, notAfter: nowSeconds + 90n * 86400n };
+  return { notBefore: nowSeconds - 3600n, notAfter: nowSeconds + 60n * 86400n };
 }
 
 export interface CreateKeyPackageOptions {

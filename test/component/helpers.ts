@@ -9,6 +9,7 @@ import type { RoomEventMap } from "../../component/rooms/events.js";
 import { createService, type Service } from "../../component/service.js";
 import { NS } from "../../component/xmpp/ns.js";
 import { xml, type Element } from "../../component/xmpp/xml.js";
+import { nativeProvider } from "../../mls/node.js";
 
 export const DOMAIN = "mls.example.org";
 export const ALICE = "alice@example.org/laptop";
@@ -32,7 +33,21 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export async function testService(options: { defaultKind?: RoomKind; now?: () => number } = {}): Promise<TestService> {
+/** MLS options of a test service (small limits keep tests fast). */
+export const TEST_MLS = {
+  provider: nativeProvider,
+  cipherSuite: 1,
+  maxEpochLag: 2,
+  keyPackageLowWater: 10,
+  keyPackagesPerDevice: 100,
+  occupancyGraceSeconds: 0,
+  maxStanzaBytes: 256 * 1024,
+  maxMessageBytes: 128 * 1024,
+  maxMessagesPerCatchUp: 500,
+  retentionDays: 30,
+};
+
+export async function testService(options: { defaultKind?: RoomKind; now?: () => number; mls?: boolean } = {}): Promise<TestService> {
   const store = await openSqliteStore(":memory:");
   const sent: Element[] = [];
   const events: RecordedEvent[] = [];
@@ -62,7 +77,9 @@ export async function testService(options: { defaultKind?: RoomKind; now?: () =>
     logger: pino({ level: "silent" }),
     newId: () => `id-${++ids}`,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.mls ? { mls: TEST_MLS } : {}),
   });
+  if (options.mls) await t.service.start();
   for (const name of ["room-created", "room-destroyed", "room-config-changed", "occupant-joined", "occupant-left", "affiliation-changed", "subject-changed"] as const) {
     const record = (payload: unknown) => void events.push({ name, payload } as RecordedEvent);
     t.service.host.events.on(name, record as never);

@@ -52,9 +52,9 @@ describe("defaults", () => {
       store: { path: "/srv/data/xmpp-mls-bridge.sqlite" },
       log: { level: "info", format: "json" },
       http: { listen: "127.0.0.1:9470" },
-      mls: { cipherSuite: 1, keyPackageLowWater: 10 },
+      mls: { cipherSuite: 1, keyPackageLowWater: 10, maxEpochLag: 2 },
       rooms: { defaultKind: "group", occupancyGraceSeconds: 60 },
-      limits: { maxStanzaBytes: 262_144, maxMessagesPerCatchUp: 500, keyPackagesPerDevice: 100 },
+      limits: { maxStanzaBytes: 262_144, maxMessageBytes: 131_072, maxMessagesPerCatchUp: 500, keyPackagesPerDevice: 100, retentionDays: 30 },
     });
     expect(DEFAULTS.limits.maxStanzaBytes).toBe(256 * 1024);
   });
@@ -153,9 +153,12 @@ describe("layers: defaults < file < env < flags", () => {
       "http.listen": ["disabled", null],
       "mls.cipherSuite": ["2", 2],
       "mls.keyPackageLowWater": ["0", 0],
+      "mls.maxEpochLag": ["3", 3],
       "rooms.defaultKind": ["channel", "channel"],
       "rooms.occupancyGraceSeconds": ["5", 5],
       "limits.maxStanzaBytes": ["2048", 2048],
+      "limits.maxMessageBytes": ["4096", 4096],
+      "limits.retentionDays": ["0", 0],
       "limits.maxMessagesPerCatchUp": ["7", 7],
       "limits.keyPackagesPerDevice": ["8", 8],
     };
