@@ -11,10 +11,12 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { ConfigError, createLogger, parseCli, redactConfig, type Config, type Env, type Logger } from "../config/index.js";
+import { ConfigError, createLogger, parseCli, parseHostPort, redactConfig, type Config, type Env, type Logger } from "../config/index.js";
 import { openSqliteStore, type Store } from "../mapping/store/index.js";
 import { ComponentConnection, type EntityFactory } from "./connection.js";
 import { createService, type Service } from "./service.js";
+import { createMetrics, serveHttp } from "./http.js";
+import type { Server } from "node:http";
 import { nativeProvider } from "../mls/node.js";
 
 export interface StartOptions {
@@ -86,8 +88,25 @@ export async function startComponent(config: Config, options: StartOptions = {})
   });
   await service.start();
 
+  const metrics = createMetrics();
+  let http: Server | undefined;
+  if (config.http.listen !== null) {
+    const served = await serveHttp(parseHostPort(config.http.listen), metrics, () => connection.online);
+    http = served.server;
+    logger.info({ module: "http", port: served.port }, "health and metrics served");
+  }
+  connection.on("online", () => metrics.connected.set(1));
+  connection.on("offline", () => metrics.connected.set(0));
+  service.mls?.observe(metrics);
+  // Housekeeping: expired KeyPackages and log entries past retention.
+  const housekeeping = setInterval(() => {
+    service.ds?.housekeeping(config.limits.retentionDays).catch((err: unknown) => logger.warn({ err }, "housekeeping failed"));
+  }, 3_600_000);
+  housekeeping.unref();
+
   const running = new Set<Promise<void>>();
   connection.on("stanza", (stanza) => {
+    metrics.stanzas.inc({ kind: stanza.name });
     const p = service.dispatch(stanza).finally(() => running.delete(p));
     running.add(p);
   });
@@ -99,8 +118,11 @@ export async function startComponent(config: Config, options: StartOptions = {})
     (stopping ??= (async () => {
       logger.info("stopping");
       if (connection.online) await service.host.shutdown().catch((err: unknown) => logger.warn({ err }, "shutdown notices failed"));
+      clearInterval(housekeeping);
+      service.mls?.stop();
       await connection.stop();
       await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, 5_000))]);
+      await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
       await openStore.close();
       logger.info("stopped");
     })());

@@ -18,6 +18,7 @@ import { NS } from "../xmpp/ns.js";
 import { isStanzaError, stanzaError } from "../xmpp/stanza-error.js";
 import { attr, xml, type Element } from "../xmpp/xml.js";
 import { mlsError, toStanzaError } from "./errors.js";
+import type { Metrics } from "../http.js";
 import { Occupancy } from "./occupancy.js";
 import { b64, caughtUp, countElement, deviceEntryMessage, entryMessage, fromB64, welcomeMessage } from "./stanzas.js";
 
@@ -46,11 +47,14 @@ export interface MlsLayerOptions {
 }
 
 /** Runs a DS call, turning its ProtocolErrors into stanza errors. */
-async function ds<T>(fn: () => Promise<T>): Promise<T> {
+async function ds<T>(fn: () => Promise<T>, metrics?: Metrics): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof ProtocolError) throw toStanzaError(e);
+    if (e instanceof ProtocolError) {
+      metrics?.refused.inc({ condition: e.condition });
+      throw toStanzaError(e);
+    }
     throw e;
   }
 }
@@ -70,6 +74,7 @@ function b64Text(text: string, maxBytes: number, what: string): Uint8Array {
 
 export class MlsLayer {
   private readonly log: Logger;
+  private metrics: Metrics | undefined;
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   /** `after` of the join presence, from beforeJoin to afterSelfPresence, by real JID. */
   private readonly joinAfter = new Map<string, bigint>();
@@ -166,20 +171,20 @@ export class MlsLayer {
       return { bytes, lastResort: attr(k, "last-resort") === "true" };
     });
     if (pkgs.length === 0) throw stanzaError("bad-request", "no <key-package/> to publish");
-    const { count, output } = await ds(() => this.o.ds.publish(device, ctx.from.full, pkgs, attr(p, "replace") === "true"));
+    const { count, output } = await ds(() => this.o.ds.publish(device, ctx.from.full, pkgs, attr(p, "replace") === "true"), this.metrics);
     void this.deliverLater(output);
     return countElement(device.deviceId, count.available, count.lastResort);
   }
 
   private async onCount(ctx: StanzaContext): Promise<Element> {
     const device: DeviceRef = { bareJid: ctx.from.bare, deviceId: this.deviceAttr(ctx.payload) };
-    const c = await ds(() => this.o.ds.count(device, ctx.from.full));
+    const c = await ds(() => this.o.ds.count(device, ctx.from.full), this.metrics);
     return countElement(device.deviceId, c.available, c.lastResort);
   }
 
   private async onRetire(ctx: StanzaContext): Promise<void> {
     const device: DeviceRef = { bareJid: ctx.from.bare, deviceId: this.deviceAttr(ctx.payload) };
-    const output = await ds(() => this.o.ds.retire(device));
+    const output = await ds(() => this.o.ds.retire(device), this.metrics);
     void this.deliverLater(output);
   }
 
@@ -193,7 +198,7 @@ export class MlsLayer {
       throw mlsError("permission-denied", "only an owner who is an MLS occupant may bind the room");
     }
     const groupInfo = b64Child(ctx.payload!, "group-info", this.o.limits.maxStanzaBytes);
-    const output = await ds(() => this.o.ds.bind(room, groupInfo, binding.device));
+    const output = await ds(() => this.o.ds.bind(room, groupInfo, binding.device), this.metrics);
     await ctx.reply();
     await this.deliver(output, room);
   }
@@ -216,8 +221,7 @@ export class MlsLayer {
         occupantDevice: binding?.device.deviceId,
         senderNick: binding?.nick,
         clientId: ctx.id,
-      }),
-    );
+      }), this.metrics);
     // §7.4.3: the committer learns of the acceptance before anyone sees the commit.
     await ctx.reply(
       xml("accepted", { xmlns: NS.MLS, epoch: String(result.epoch), seq: String(result.seq), "stanza-id": result.stanzaId }),
@@ -231,7 +235,7 @@ export class MlsLayer {
     const binding = this.o.occupancy.deviceOf(room, ctx.from.full);
     const device: DeviceRef = binding?.device ?? { bareJid: ctx.from.bare, deviceId: "" };
     if (!(await this.o.ds.mayJoinExternally(room, device))) throw mlsError("not-a-member", "you may not join this room by external commit");
-    const gi = await ds(() => this.o.ds.groupInfoFor(room));
+    const gi = await ds(() => this.o.ds.groupInfoFor(room), this.metrics);
     return xml(
       "group-info",
       { xmlns: NS.MLS, epoch: String(gi.epoch) },
@@ -249,7 +253,7 @@ export class MlsLayer {
     const maxAttr = attr(p, "max");
     const max = maxAttr === undefined ? undefined : Number.parseInt(maxAttr, 10);
     if (max !== undefined && (!Number.isSafeInteger(max) || max < 1)) throw stanzaError("bad-request", "max must be a positive integer");
-    const r = await ds(() => this.o.ds.catchUp(room, device, after, max));
+    const r = await ds(() => this.o.ds.catchUp(room, device, after, max), this.metrics);
     for (const e of r.entries) await this.o.send(deviceEntryMessage(e, ctx.from.full, true));
     if (r.entries.length > 0) await this.o.ds.delivered(room, device, r.entries[r.entries.length - 1]!.seq);
     return caughtUp(r.last, r.complete);
@@ -331,8 +335,7 @@ export class MlsLayer {
         senderNick: nick,
         originId: originId ? attr(originId, "id") : undefined,
         clientId: attr(stanza, "id"),
-      }),
-    );
+      }), this.metrics);
     await this.deliver(output, room, { plainOccupants: kind === "channel" });
   }
 
@@ -363,12 +366,14 @@ export class MlsLayer {
 
   private async sendFanout(f: Fanout, plainOccupants: boolean): Promise<void> {
     const { occupancy, ds: service } = this.o;
+    if (!f.asWelcome && f.to.length > 0) this.metrics?.accepted.inc({ kind: f.entry.kind });
     let last: bigint | undefined;
     for (const device of f.to) {
       for (const jid of occupancy.jidsOf(f.room, device)) {
         const stanza = f.asWelcome ? welcomeMessage(f.entry, jid, { delayed: false }) : entryMessage(f.entry, jid, { delayed: false });
         try {
           await this.o.send(stanza);
+          this.metrics?.fanout.inc();
           last = f.entry.seq;
         } catch (err) {
           this.log.debug({ err, room: f.room }, "fan-out stanza not sent (offline): the device catches up later");
@@ -414,6 +419,11 @@ export class MlsLayer {
     }, this.o.limits.occupancyGraceSeconds * 1000 + 10);
     t.unref();
     this.graceTimers.set(room, t);
+  }
+
+  /** Counts accepted entries, refusals and fan-out in these metrics. */
+  observe(metrics: Metrics): void {
+    this.metrics = metrics;
   }
 
   stop(): void {

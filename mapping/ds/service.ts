@@ -682,6 +682,22 @@ export class DeliveryService {
     return { fanout: [{ room, entry, to, asWelcome: false }], lowWater: [] };
   }
 
+  /** Deletes expired KeyPackages and log entries older than the retention (0 = keep forever). */
+  async housekeeping(retentionDays: number): Promise<{ keyPackages: number; entries: number }> {
+    const keyPackages = await this.store.deleteExpiredKeyPackages(Math.floor(this.options.now() / 1000));
+    let entries = 0;
+    if (retentionDays > 0) {
+      const before = this.options.now() - retentionDays * 86_400_000;
+      for (const r of await this.store.listRooms()) entries += await this.store.pruneLog(r.jid, before);
+    }
+    return { keyPackages, entries };
+  }
+
+  /** Room states held in memory. */
+  get cachedRooms(): number {
+    return this.rooms.size;
+  }
+
   /** The room was destroyed: forget its cached state (the store cascade deletes the rest). */
   forget(room: string): void {
     this.evict(room);
