@@ -25,6 +25,8 @@ export interface StartOptions {
   store?: Store;
   /** For tests: how the XMPP connection is made. */
   createEntity?: EntityFactory;
+  /** For tests of the XEP-0045 layer alone: no MLS layer (plain rooms). */
+  withoutMls?: boolean;
 }
 
 export interface RunningComponent {
@@ -73,7 +75,7 @@ export async function startComponent(config: Config, options: StartOptions = {})
     store: openStore,
     send: (stanza) => connection.send(stanza),
     logger,
-    mls: {
+    mls: options.withoutMls ? undefined : {
       provider: nativeProvider,
       cipherSuite: config.mls.cipherSuite,
       maxEpochLag: config.mls.maxEpochLag,

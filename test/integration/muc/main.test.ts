@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { nextStanza, startProsody, type ProsodyHandle } from "../harness/index.js";
 import { joinRoom, login, statusCodes, waitFor } from "./helpers.js";
+import { xml } from "@xmpp/client";
 
 describe("component/main.ts", () => {
   let prosody: ProsodyHandle;
@@ -54,7 +55,7 @@ describe("component/main.ts", () => {
 
       const alice = await login(prosody, "alice", "laptop");
       try {
-        const self = await joinRoom(alice, `team@${prosody.componentDomain}/alice`);
+        const self = await joinRoom(alice, `team@${prosody.componentDomain}/alice`, xml("device", { xmlns: "urn:xmpp:mls:0", id: "alice1" }));
         expect(statusCodes(self)).toContain(201);
         const shutdown = nextStanza(alice, (s) => s.is("presence") && s.attrs["type"] === "unavailable" && statusCodes(s).includes(332));
         child.kill("SIGTERM");
