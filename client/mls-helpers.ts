@@ -11,14 +11,12 @@ import {
   decodeRatchetTree,
   defaultCapabilities,
   encode,
-  encodeGroupInfoTBS,
   encodeMLSMessage,
   ExtensionType,
   findExtension,
   keyPackageRef,
   PROTOCOL_VERSION_MLS10,
   readExternalSenders,
-  signWithLabel,
   toHex,
   utf8Bytes,
   type CipherSuite,
@@ -130,25 +128,6 @@ export function findLeaf(nodes: readonly (Node | undefined)[], me: DeviceRef): n
     if (id && id.jid === me.jid && id.device === me.device) return i / 2;
   }
   return undefined;
-}
-
-/**
- * §6.5.2 / §6.9: the GroupInfo sent to the DS SHOULD NOT carry the ratchet
- * tree (the DS has it). Group.commit() includes it, so drop the extension and
- * sign again (same signer, same content otherwise).
- */
-export function withoutRatchetTree(cs: CipherSuite, signaturePrivateKey: Uint8Array, gi: MLSMessage): MLSMessage {
-  if (gi.wireFormat !== "mls_group_info") throw new ClientError("mls", "not a GroupInfo");
-  const info = gi.groupInfo;
-  if (!info.extensions.some((e) => e.extensionType === ExtensionType.ratchet_tree)) return gi;
-  const tbs = {
-    groupContext: info.groupContext,
-    extensions: info.extensions.filter((e) => e.extensionType !== ExtensionType.ratchet_tree),
-    confirmationTag: info.confirmationTag,
-    signer: info.signer,
-  };
-  const signature = signWithLabel(cs, signaturePrivateKey, "GroupInfoTBS", encode(encodeGroupInfoTBS, tbs, 1024));
-  return { ...gi, groupInfo: { ...tbs, signature } };
 }
 
 /**

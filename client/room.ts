@@ -40,7 +40,6 @@ import {
   fingerprint,
   groupOptions,
   leafIdentity,
-  withoutRatchetTree,
   type DeviceRef,
 } from "./mls-helpers.js";
 import { NS } from "./ns.js";
@@ -833,12 +832,13 @@ export class RoomSession {
     const before = this.leafMap(g);
     let created;
     try {
-      created = g.commit({ forcePath: true });
+      // §6.5.2: the GroupInfo for the DS carries no ratchet tree (the DS keeps it).
+      created = g.commit({ forcePath: true, groupInfoRatchetTree: false });
     } catch (e) {
       this.host.reportError(e, "creating a commit", this.room);
       return "failed";
     }
-    const groupInfo = withoutRatchetTree(this.host.cs, this.host.signaturePrivateKey, created.groupInfo);
+    const groupInfo = created.groupInfo;
     // The pending commit is durable before it leaves: after a crash its fan-out still merges it.
     await this.save();
     const children = [xml("commit-message", {}, toBase64(encodeMessage(created.commit)))];

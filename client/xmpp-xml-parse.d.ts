@@ -1,5 +1,5 @@
 // Type declaration for the XML parser of @xmpp/xml (the package ships no types;
-// the main module is declared in test/integration/harness/xmpp-modules.d.ts).
+// the main module is declared in types/xmpp.d.ts).
 declare module "@xmpp/xml/lib/Parser.js" {
   import type { EventEmitter } from "node:events";
   import type { Element } from "@xmpp/xml";

@@ -117,6 +117,11 @@ export interface CommitOptions {
   /** New leaf contents for the committer's path leaf. */
   readonly leafCapabilities?: LeafNode["capabilities"];
   readonly leafExtensions?: readonly Extension[];
+  /**
+   * Include the ratchet_tree extension in the returned GroupInfo (default true).
+   * A Delivery Service that keeps the public tree does not need it (it costs O(n)).
+   */
+  readonly groupInfoRatchetTree?: boolean;
   /** Allows a resumption PSK of this usage: only for the first commit of a branch or reinit group (§11.2, §11.3). */
   readonly resumptionUsage?: "reinit" | "branch";
 }
@@ -472,7 +477,9 @@ export class Group {
       selfRemoved: false,
     };
     const next = staged.next;
-    const info = this.makeGroupInfo(next.context, next.confirmationTag, own, next.secrets, diff, {});
+    const info = this.makeGroupInfo(next.context, next.confirmationTag, own, next.secrets, diff, {
+      ratchetTree: o.groupInfoRatchetTree ?? true,
+    });
     let welcome: MLSMessage | undefined;
     if (applied.adds.length > 0) {
       const welcomeInfo = this.makeGroupInfo(next.context, next.confirmationTag, own, next.secrets, diff, {

@@ -1,7 +1,6 @@
-// Minimal type declarations for the xmpp.js packages, which ship none.
-// Only what the test harness uses; widen as needed. If component/ or client/
-// get their own declarations, move this file to a shared place and keep one copy
-// (two `declare module` blocks for the same package would merge and clash).
+// Minimal type declarations for the xmpp.js packages, which ship none: one
+// shared copy for component/, client/ and the tests (two `declare module`
+// blocks for the same package would merge and clash). Widen as needed.
 
 declare module "@xmpp/xml" {
   export type Attrs = Record<string, string | number | boolean | null | undefined>;
