@@ -275,18 +275,8 @@ export class Group {
     if (this.proposals.size > 0 && !this.options.allowSendWithPendingProposals) {
       fail("PendingProposals", "proposals are pending: commit them before sending application data (§12.4)");
     }
-    const e = this.epochState;
     const content = this.framed({ contentType: "application", applicationData: data }, options.authenticatedData);
-    const ac = signContent(this.cs, this.signaturePrivateKey, "mls_private_message", content, e.context);
-    const secretTree = e.secretTree.clone();
-    const privateMessage = protectPrivateMessage(
-      this.cs,
-      ac,
-      { secretTree, senderDataSecret: e.secrets.senderDataSecret },
-      { padding: this.options.padding },
-    );
-    this.epochState = { ...e, secretTree };
-    return { version: PROTOCOL_VERSION_MLS10, wireFormat: "mls_private_message", privateMessage };
+    return this.wrap(signContent(this.cs, this.signaturePrivateKey, "mls_private_message", content, this.epochState.context));
   }
 
   proposeAdd(keyPackage: KeyPackage, o: ProposeOptions = {}): MLSMessage {
@@ -370,7 +360,7 @@ export class Group {
       const publicMessage = protectPublicMessage(this.cs, ac, e.context, e.secrets.membershipKey);
       return { version: PROTOCOL_VERSION_MLS10, wireFormat: "mls_public_message", publicMessage };
     }
-    // The handshake ratchet advances even if the commit is later dropped: never reuse a generation.
+    // The sender's ratchet advances for good (even if a commit is later dropped): never reuse a generation.
     const secretTree = e.secretTree.clone();
     const privateMessage = protectPrivateMessage(
       this.cs,
