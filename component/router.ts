@@ -15,7 +15,7 @@
 // someone to send it to, and are dropped (with a log line) otherwise.
 
 import type { Logger } from "../config/index.js";
-import { KeyedLock } from "./locks.js";
+import { KeyedLock } from "../mapping/keyed-lock.js";
 import { buildErrorReply } from "./xmpp/error-reply.js";
 import { JidError, parseJid, type Jid } from "./xmpp/jid.js";
 import { isStanzaError, stanzaError, StanzaError } from "./xmpp/stanza-error.js";

@@ -10,7 +10,7 @@ import type { CryptoProvider } from "../mls/node.js";
 import { MlsLayer } from "./mls/layer.js";
 import { Occupancy } from "./mls/occupancy.js";
 import { emptyDiscoExtensions, registerHandlers, type DiscoExtensions } from "./handlers/index.js";
-import { KeyedLock } from "./locks.js";
+import { KeyedLock } from "../mapping/keyed-lock.js";
 import { RoomHost } from "./rooms/host.js";
 import { Router } from "./router.js";
 import type { Element } from "./xmpp/xml.js";

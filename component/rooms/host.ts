@@ -17,7 +17,7 @@ import { randomUUID } from "node:crypto";
 import { childLogger, type Logger } from "../../config/index.js";
 import type { Affiliation, AffiliationChange, AppliedAffiliationChange, RoomConfig, RoomKind, RoomRecord, Store } from "../../mapping/store/index.js";
 import { SafeEmitter } from "../events.js";
-import { KeyedLock } from "../locks.js";
+import { KeyedLock } from "../../mapping/keyed-lock.js";
 import type { Jid } from "../xmpp/jid.js";
 import { stanzaError } from "../xmpp/stanza-error.js";
 import type { Element } from "../xmpp/xml.js";

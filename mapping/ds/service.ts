@@ -27,7 +27,7 @@ import { isStoreError, type Store, type StoreTx } from "../store/index.js";
 import type { DeviceEntry, KeyPackageCount, LogEntry } from "../store/mls-types.js";
 import type { RoomKind } from "../store/types.js";
 import { deviceKey, type DeviceRef } from "./identity.js";
-import { KeyedLock } from "./keyed-lock.js";
+import { KeyedLock } from "../keyed-lock.js";
 import { checkKeyPackage, DEFAULT_KEY_PACKAGE_LIMITS, KeyPackageRejected, type KeyPackageLimits } from "./key-package-check.js";
 import { ProtocolError, refuse } from "./protocol-error.js";
 import { epochId, RoomMls, type AcceptedCommit, type DsSigner, type PendingProposal } from "./room-mls.js";

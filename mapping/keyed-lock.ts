@@ -1,4 +1,7 @@
-/** One async lock per key: operations on one room run one at a time, rooms run concurrently. */
+/**
+ * A FIFO async lock per key (one per room): everything done to one room
+ * happens one at a time, rooms proceed concurrently. Not reentrant.
+ */
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();
 
@@ -15,5 +18,10 @@ export class KeyedLock {
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
+  }
+
+  /** Keys with work queued or running. */
+  get size(): number {
+    return this.tails.size;
   }
 }
