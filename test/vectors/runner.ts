@@ -1,6 +1,6 @@
 /**
  * Conformance runner: verifies every entry of the official MLS test vectors.
- *   npm run vectors -- [--dir DIR] [--provider native|noble] [--json]
+ *   npm run vectors -- [--dir DIR] [--provider native|noble] [--json] [--only FILE,...]
  * Exits 1 when any entry fails or is skipped, 2 on usage errors.
  */
 import { parseArgs } from "node:util";
@@ -17,6 +17,7 @@ async function main(): Promise<number> {
         dir: { type: "string" },
         provider: { type: "string", default: "native" },
         json: { type: "boolean", default: false },
+        only: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
     return 2;
   }
   if (args.help) {
-    console.log("usage: npm run vectors -- [--dir DIR] [--provider native|noble] [--json]");
+    console.log("usage: npm run vectors -- [--dir DIR] [--provider native|noble] [--json] [--only FILE,...]");
     return 0;
   }
   const providerName = args.provider as string;
@@ -36,9 +37,15 @@ async function main(): Promise<number> {
   }
   const provider = PROVIDERS[providerName as ProviderName];
   const dir = vectorsDir(args.dir);
+  const only = args.only === undefined ? undefined : new Set((args.only as string).split(","));
+  const unknown = [...(only ?? [])].filter((f) => !(VECTOR_FILES as readonly string[]).includes(f));
+  if (unknown.length > 0) {
+    console.error(`vectors: unknown file(s) ${unknown.join(", ")}`);
+    return 2;
+  }
   const results: FileResult[] = [];
   try {
-    for (const file of VECTOR_FILES) results.push(await runVectorFile(file, provider, dir));
+    for (const file of VECTOR_FILES) if (!only || only.has(file)) results.push(await runVectorFile(file, provider, dir));
   } catch (e) {
     if (e instanceof MissingVectorsError) {
       console.error(`vectors: ${e.message}`);
