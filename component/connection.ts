@@ -13,6 +13,7 @@
 
 import { EventEmitter } from "node:events";
 import { component } from "@xmpp/component";
+import Parser from "@xmpp/xml/lib/Parser.js";
 
 import { childLogger, parseHostPort, type Logger } from "../config/index.js";
 import { backoffDelay } from "./backoff.js";
@@ -25,6 +26,8 @@ export interface XmppEntity extends EventEmitter {
   start(): Promise<unknown>;
   stop(): Promise<unknown>;
   send(element: Element): Promise<void>;
+  /** Writes serialized XML as is (xmpp.js Connection.write). */
+  write?(data: string): Promise<void>;
 }
 
 export interface EntityParams {
@@ -145,6 +148,20 @@ export class ComponentConnection extends SafeEmitter<ConnectionEvents> {
     return attempt.entity.send(stanza);
   }
 
+  /**
+   * Sends already serialized stanzas (one or more, each with its 'from') in
+   * one write. For the MLS fan-out, whose copies are serialized once per entry
+   * and differ only in 'to'. Rejects when offline, like send().
+   */
+  sendRaw(xml: string): Promise<void> {
+    const attempt = this.current;
+    if (this._state !== "online" || !attempt) return Promise.reject(new NotConnectedError(this._state));
+    const entity = attempt.entity;
+    if (typeof entity.write === "function") return entity.write(xml);
+    // An entity without write() (a test double): parse and send stanza by stanza.
+    return parseStanzas(xml).reduce((p, el) => p.then(() => entity.send(el)), Promise.resolve());
+  }
+
   /** Closes the stream and stops reconnecting. */
   async stop(): Promise<void> {
     if (this._state === "stopped") return;
@@ -199,6 +216,8 @@ export class ComponentConnection extends SafeEmitter<ConnectionEvents> {
       () => {
         if (attempt !== this.current || attempt.done) return;
         this.retries = 0;
+        // No Nagle: a fan-out's last segment must not wait for the server's (delayed) ACK.
+        (entity as { socket?: { setNoDelay?: (on: boolean) => unknown } }).socket?.setNoDelay?.(true);
         this.setState("online");
         this.log.info("online");
         this.emit("online");
@@ -261,4 +280,16 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/** The top-level elements of a string of serialized stanzas. */
+function parseStanzas(xml: string): Element[] {
+  const parser = new Parser();
+  const out: Element[] = [];
+  let error: Error | undefined;
+  parser.on("element", (el) => out.push(el as unknown as Element));
+  parser.on("error", (e) => (error ??= e));
+  parser.write(`<stanzas>${xml}</stanzas>`);
+  if (error) throw error;
+  return out;
 }

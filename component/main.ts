@@ -74,6 +74,7 @@ export async function startComponent(config: Config, options: StartOptions = {})
     defaultKind: config.rooms.defaultKind,
     store: openStore,
     send: (stanza) => connection.send(stanza),
+    sendRaw: (xml) => connection.sendRaw(xml),
     logger,
     mls: options.withoutMls ? undefined : {
       provider: nativeProvider,
@@ -125,6 +126,7 @@ export async function startComponent(config: Config, options: StartOptions = {})
       await connection.stop();
       await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, 5_000))]);
       await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+      await service.ds?.flushCursors(); // delivery cursors are written behind (DeliveryService.delivered)
       await openStore.close();
       logger.info("stopped");
     })());

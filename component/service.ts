@@ -21,6 +21,11 @@ export interface ServiceOptions {
   store: Store;
   /** Sends a stanza to the server; rejects when offline. */
   send: (stanza: Element) => Promise<void>;
+  /**
+   * Sends serialized stanzas (each with its 'from') in one write; rejects when
+   * offline. Used for the MLS fan-out when given; otherwise `send` is used.
+   */
+  sendRaw?: (xml: string) => Promise<void>;
   logger: Logger;
   /** The service's name in disco#info. Default "MLS rooms". */
   serviceName?: string;
@@ -100,6 +105,7 @@ export function createService(options: ServiceOptions): Service {
     occupancy,
     store: options.store,
     send: options.send,
+    ...(options.sendRaw ? { sendRaw: options.sendRaw } : {}),
     logger,
     limits: {
       maxStanzaBytes: m.maxStanzaBytes,

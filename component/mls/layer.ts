@@ -5,7 +5,7 @@
 
 import type { Logger } from "../../config/index.js";
 import { childLogger } from "../../config/index.js";
-import { isValidDeviceId, type DeviceRef } from "../../mapping/ds/identity.js";
+import { deviceKey, isValidDeviceId, type DeviceRef } from "../../mapping/ds/identity.js";
 import { ProtocolError } from "../../mapping/ds/protocol-error.js";
 import type { DeliveryService, DsOutput, Fanout } from "../../mapping/ds/service.js";
 import type { Store } from "../../mapping/store/index.js";
@@ -20,7 +20,7 @@ import { attr, xml, type Element } from "../xmpp/xml.js";
 import { mlsError, toStanzaError } from "./errors.js";
 import type { Metrics } from "../http.js";
 import { Occupancy } from "./occupancy.js";
-import { b64, caughtUp, countElement, deviceEntryMessage, entryMessage, fromB64, welcomeMessage } from "./stanzas.js";
+import { b64, caughtUp, copiesFor, countElement, deviceEntryMessage, entryMessage, fromB64, welcomeMessage } from "./stanzas.js";
 
 export interface MlsLayerOptions {
   readonly domain: string;
@@ -31,6 +31,8 @@ export interface MlsLayerOptions {
   readonly occupancy: Occupancy;
   readonly store: Store;
   readonly send: (stanza: Element) => Promise<void>;
+  /** Serialized stanzas in one write (the fan-out uses it when given). */
+  readonly sendRaw?: (xml: string) => Promise<void>;
   readonly logger: Logger;
   readonly limits: {
     readonly maxStanzaBytes: number;
@@ -69,6 +71,8 @@ function b64Text(text: string, maxBytes: number, what: string): Uint8Array {
   if (text.length > Math.ceil(maxBytes / 3) * 4) throw mlsError("too-large", `<${what}/> exceeds ${maxBytes} bytes`, { max: String(maxBytes) });
   const bytes = fromB64(text);
   if (bytes === undefined) throw mlsError("bad-base64", `<${what}/> is not canonical base64`);
+  // The length test above lets through up to 2 decoded bytes more than maxBytes (§7.5.5: decoded size <= max).
+  if (bytes.length > maxBytes) throw mlsError("too-large", `<${what}/> exceeds ${maxBytes} bytes`, { max: String(maxBytes) });
   return bytes;
 }
 
@@ -367,21 +371,40 @@ export class MlsLayer {
   private async sendFanout(f: Fanout, plainOccupants: boolean): Promise<void> {
     const { occupancy, ds: service } = this.o;
     if (!f.asWelcome && f.to.length > 0) this.metrics?.accepted.inc({ kind: f.entry.kind });
-    let last: bigint | undefined;
-    for (const device of f.to) {
-      for (const jid of occupancy.jidsOf(f.room, device)) {
-        const stanza = f.asWelcome ? welcomeMessage(f.entry, jid, { delayed: false }) : entryMessage(f.entry, jid, { delayed: false });
-        try {
-          await this.o.send(stanza);
-          this.metrics?.fanout.inc();
-          last = f.entry.seq;
-        } catch (err) {
-          this.log.debug({ err, room: f.room }, "fan-out stanza not sent (offline): the device catches up later");
-          last = undefined;
-        }
+    const build = (to: string) => (f.asWelcome ? welcomeMessage(f.entry, to, { delayed: false }) : entryMessage(f.entry, to, { delayed: false }));
+    const bound = occupancy.jidsByDevice(f.room);
+    const targets = f.to.flatMap((device) => {
+      const jids = bound.get(deviceKey(device));
+      return jids ? [{ device, jids }] : [];
+    });
+    // Devices with no bound session get nothing live, and their cursor stays where it is.
+    const reached: DeviceRef[] = [];
+    if (this.o.sendRaw && targets.length > 0) {
+      // The copies differ only in 'to': serialized once, written at once.
+      const copy = copiesFor(build);
+      try {
+        await this.o.sendRaw(targets.map((t) => t.jids.map(copy).join("")).join(""));
+        for (const t of targets) reached.push(t.device);
+        this.metrics?.fanout.inc(targets.reduce((n, t) => n + t.jids.length, 0));
+      } catch (err) {
+        this.log.debug({ err, room: f.room }, "fan-out not sent (offline): the devices catch up later");
       }
-      if (last !== undefined) await service.delivered(f.room, device, last);
+    } else {
+      for (const t of targets) {
+        let ok = true;
+        for (const jid of t.jids) {
+          try {
+            await this.o.send(build(jid));
+            this.metrics?.fanout.inc();
+          } catch (err) {
+            this.log.debug({ err, room: f.room }, "fan-out stanza not sent (offline): the device catches up later");
+            ok = false;
+          }
+        }
+        if (ok) reached.push(t.device);
+      }
     }
+    for (const device of reached) await service.delivered(f.room, device, f.entry.seq);
     if (plainOccupants && f.entry.kind === "application") {
       // §7.4.4: plain occupants of a channel get the fallback live, never stored.
       const room = await this.o.host.load(f.room);

@@ -57,6 +57,25 @@ export function welcomeMessage(entry: LogEntry, to: string, options: { delayed: 
   return xml("message", { type: "normal", from: room, to, id: entry.stanzaId }, ...children);
 }
 
+const TO_MARK = "\u0000to\u0000";
+const ATTR_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+/** An attribute value as ltx's Element.toString() escapes it. */
+const escapeAttr = (s: string) => s.replace(/["&'<>]/g, (c) => ATTR_ESCAPES[c]!);
+
+/**
+ * Serializes a fan-out stanza once; returns a function that gives its copy
+ * for each recipient, exactly as `stanza.toString()` with that 'to' would.
+ * `build(to)` must put `to` in the message's 'to' attribute.
+ */
+export function copiesFor(build: (to: string) => Element): (to: string) => string {
+  const text = build(TO_MARK).toString();
+  const at = text.indexOf(` to="${TO_MARK}"`);
+  if (at < 0) throw new Error("copiesFor: the stanza has no 'to' attribute");
+  const head = text.slice(0, at + 5);
+  const tail = text.slice(at + 5 + TO_MARK.length);
+  return (to) => head + escapeAttr(to) + tail;
+}
+
 export function deviceEntryMessage(entry: DeviceEntry, to: string, delayed: boolean): Element {
   return entry.asWelcome ? welcomeMessage(entry, to, { delayed }) : entryMessage(entry, to, { delayed });
 }

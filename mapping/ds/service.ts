@@ -138,9 +138,16 @@ function decodeMessage(bytes: Uint8Array): MLSMessage {
   }
 }
 
+/** How long a delivery cursor move may wait before it is written (see DeliveryService.delivered). */
+export const CURSOR_FLUSH_MS = 200;
+
 export class DeliveryService {
   private readonly locks = new KeyedLock();
   private readonly rooms = new Map<string, RoomMls>();
+  /** Delivery cursor moves not yet written: room -> device key -> highest seq sent. */
+  private readonly cursorBacklog = new Map<string, Map<string, { device: DeviceRef; seq: bigint }>>();
+  private cursorTimer: NodeJS.Timeout | undefined;
+  private cursorWrites: Promise<void> = Promise.resolve();
   private signer!: DsSigner;
   readonly cs: CipherSuite;
 
@@ -547,7 +554,12 @@ export class DeliveryService {
   async catchUp(room: string, device: DeviceRef, after: bigint | undefined, max: number | undefined): Promise<CatchUpResult> {
     const g = await this.store.getGroup(room);
     if (g === undefined) refuse("unbound-room", "the room is not bound to an MLS group yet");
-    const from = after ?? (await this.store.getCursor(room, device.bareJid, device.deviceId));
+    let from = after;
+    if (from === undefined) {
+      const stored = await this.store.getCursor(room, device.bareJid, device.deviceId);
+      const pending = this.cursorBacklog.get(room)?.get(deviceKey(device))?.seq;
+      from = pending !== undefined && pending > stored ? pending : stored;
+    }
     const oldest = await this.store.oldestSeq(room);
     if (oldest !== undefined && from + 1n < oldest) {
       // Expired entries matter only if the device was a member for some of them.
@@ -564,9 +576,57 @@ export class DeliveryService {
     return { entries, last, complete };
   }
 
-  /** Records that entries up to `seq` were sent to a device (§6.8 delivery cursor). */
+  /**
+   * Records that entries up to `seq` were sent to a device (§6.8 delivery
+   * cursor). Written behind: the moves of the next CURSOR_FLUSH_MS are
+   * coalesced and written in one transaction (flushCursors), instead of one
+   * durable write per recipient of every entry. The cursor only chooses where
+   * a join push starts when the device gives no `after`; after a crash it may
+   * lag by the last moves, and the device then gets those entries again,
+   * which it drops by seq (§7.6). catchUp() reads the unwritten moves too.
+   */
   async delivered(room: string, device: DeviceRef, seq: bigint): Promise<void> {
-    await this.store.advanceCursor(room, device.bareJid, device.deviceId, seq);
+    let m = this.cursorBacklog.get(room);
+    if (!m) this.cursorBacklog.set(room, (m = new Map()));
+    const k = deviceKey(device);
+    const cur = m.get(k);
+    if (cur === undefined || cur.seq < seq) m.set(k, { device, seq });
+    if (this.cursorTimer === undefined) {
+      this.cursorTimer = setTimeout(() => {
+        this.cursorTimer = undefined;
+        void this.flushCursors();
+      }, CURSOR_FLUSH_MS);
+      this.cursorTimer.unref();
+    }
+  }
+
+  /** Writes the pending delivery cursor moves in one transaction. Never rejects (cursors are advisory). */
+  flushCursors(): Promise<void> {
+    if (this.cursorTimer !== undefined) clearTimeout(this.cursorTimer);
+    this.cursorTimer = undefined;
+    const moves: { room: string; key: string; device: DeviceRef; seq: bigint }[] = [];
+    for (const [room, m] of this.cursorBacklog) for (const [key, v] of m) moves.push({ room, key, ...v });
+    if (moves.length === 0) return this.cursorWrites;
+    this.cursorWrites = this.cursorWrites
+      .then(() =>
+        this.store.transaction(async (tx) => {
+          for (const c of moves) {
+            // A room deleted meanwhile makes its row fail alone; the others are still written.
+            await tx.advanceCursor(c.room, c.device.bareJid, c.device.deviceId, c.seq).catch(() => undefined);
+          }
+        }),
+      )
+      .then(
+        () => {
+          for (const c of moves) {
+            const m = this.cursorBacklog.get(c.room);
+            if (m?.get(c.key)?.seq === c.seq) m.delete(c.key);
+            if (m?.size === 0) this.cursorBacklog.delete(c.room);
+          }
+        },
+        () => undefined, // store closed or failing: the moves stay pending (lost at exit)
+      );
+    return this.cursorWrites;
   }
 
   // ------------------------------------------------------------ membership (§7.4)
@@ -701,6 +761,7 @@ export class DeliveryService {
   /** The room was destroyed: forget its cached state (the store cascade deletes the rest). */
   forget(room: string): void {
     this.evict(room);
+    this.cursorBacklog.delete(room);
   }
 
   /** Does this (bare JID, device) already hold a leaf or pending Remove? (for tests and disco) */
