@@ -411,7 +411,7 @@ export class MlsLayer {
       for (const occupant of room?.occupants ?? []) {
         for (const s of occupant.sessions.values()) {
           if (occupancy.deviceOf(f.room, s.realJid) !== undefined) continue;
-          await this.o.send(entryMessage(f.entry, s.realJid, { delayed: false })).catch(() => undefined);
+          await this.o.send(entryMessage(f.entry, s.realJid, { delayed: false, plain: true })).catch(() => undefined);
         }
       }
     }

@@ -26,8 +26,13 @@ function delay(room: string, at: number): Element {
   return xml("delay", { xmlns: NS.DELAY, from: room, stamp: new Date(at).toISOString() });
 }
 
-/** The fan-out / catch-up form of a log entry (§6.4, §6.5.3, §6.7.3). */
-export function entryMessage(entry: LogEntry, to: string, options: { delayed: boolean }): Element {
+/**
+ * The fan-out / catch-up form of a log entry (§6.4, §6.5.3, §6.7.3). Copies
+ * for plain occupants (`plain`) carry the XEP-0380 marker and the XEP-0428
+ * fallback body; copies for MLS devices carry only what they process, which
+ * keeps the per-copy cost of the server's routing low.
+ */
+export function entryMessage(entry: LogEntry, to: string, options: { delayed: boolean; plain?: boolean }): Element {
   const room = entry.room;
   const attrs: Record<string, string> = { xmlns: NS.MLS, kind: entry.kind, epoch: String(entry.epoch), seq: String(entry.seq) };
   if (entry.senderNick !== undefined && entry.kind !== "proposal") attrs["sender"] = entry.senderNick;
@@ -36,8 +41,8 @@ export function entryMessage(entry: LogEntry, to: string, options: { delayed: bo
     xml("stanza-id", { xmlns: NS.SID, by: room, id: entry.stanzaId }),
   ];
   if (entry.originId !== undefined) children.push(xml("origin-id", { xmlns: NS.SID, id: entry.originId }));
-  children.push(xml("encryption", { xmlns: NS_EME, namespace: NS.MLS, name: "MLS" }));
-  if (entry.kind === "application") {
+  if (options.plain) {
+    children.push(xml("encryption", { xmlns: NS_EME, namespace: NS.MLS, name: "MLS" }));
     children.push(xml("body", {}, FALLBACK_TEXT));
     children.push(xml("fallback", { xmlns: NS_FALLBACK, for: NS.MLS }, xml("body", {})));
   }
