@@ -118,8 +118,9 @@ export interface CommitOptions {
   readonly leafCapabilities?: LeafNode["capabilities"];
   readonly leafExtensions?: readonly Extension[];
   /**
-   * Include the ratchet_tree extension in the returned GroupInfo (default true).
-   * A Delivery Service that keeps the public tree does not need it (it costs O(n)).
+   * Include the ratchet_tree extension in the returned GroupInfo (default false:
+   * a Delivery Service keeps the public tree, and encoding and signing the
+   * whole tree costs O(n) per commit). `group.groupInfo()` includes it by default.
    */
   readonly groupInfoRatchetTree?: boolean;
   /** Allows a resumption PSK of this usage: only for the first commit of a branch or reinit group (§11.2, §11.3). */
@@ -468,7 +469,7 @@ export class Group {
     };
     const next = staged.next;
     const info = this.makeGroupInfo(next.context, next.confirmationTag, own, next.secrets, diff, {
-      ratchetTree: o.groupInfoRatchetTree ?? true,
+      ratchetTree: o.groupInfoRatchetTree ?? false,
     });
     let welcome: MLSMessage | undefined;
     if (applied.adds.length > 0) {

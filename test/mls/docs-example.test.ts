@@ -50,7 +50,7 @@ it("runs the worked example", () => {
     const r = b.process(msg);                                  // { kind: "application", data, sender, ... }
 
     // The DS keeps the public view and validates every handshake message.
-    const view = PublicGroup.fromGroupInfo(cs, created.groupInfo);
+    const view = PublicGroup.fromGroupInfo(cs, created.groupInfo, a.ratchetTree()); // the tree travels beside it
     const { message: removeBob } = view.proposeRemove(0, ds.privateKey, 1);  // external proposal
     a.process(removeBob);
     b.process(removeBob);                                      // every member sees the DS's proposals
