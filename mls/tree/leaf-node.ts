@@ -75,12 +75,27 @@ function encodeLeafNodeContent(w: Writer, n: LeafNodeContent): void {
   encodeExtensions(w, n.extensions);
 }
 
+/**
+ * Encodings of leaf nodes by object identity (values are immutable): a leaf
+ * is encoded for every tree hash over it, for the ratchet_tree extension and
+ * for its signature checks; decoded leaves keep the bytes they came in.
+ */
+const encodedLeaves = new WeakMap<LeafNode, Uint8Array>();
+
 export function encodeLeafNode(w: Writer, n: LeafNode): void {
+  const cached = encodedLeaves.get(n);
+  if (cached !== undefined) {
+    w.raw(cached);
+    return;
+  }
+  const start = w.length;
   encodeLeafNodeContent(w, n);
   w.opaque(n.signature);
+  encodedLeaves.set(n, w.copySince(start));
 }
 
 export function decodeLeafNode(r: Reader): LeafNode {
+  const start = r.offset;
   const encryptionKey = r.opaque();
   const signatureKey = r.opaque();
   const credential = decodeCredential(r);
@@ -97,7 +112,9 @@ export function decodeLeafNode(r: Reader): LeafNode {
   }
   const extensions = decodeExtensions(r);
   const signature = r.opaque();
-  return { encryptionKey, signatureKey, credential, capabilities, ...sourceData, extensions, signature };
+  const leaf: LeafNode = { encryptionKey, signatureKey, credential, capabilities, ...sourceData, extensions, signature };
+  encodedLeaves.set(leaf, r.since(start));
+  return leaf;
 }
 
 /** LeafNodeTBS (§7.2): group context is bound for update and commit leaves. */

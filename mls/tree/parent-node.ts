@@ -9,12 +9,25 @@ export interface ParentNode {
   readonly unmergedLeaves: readonly number[];
 }
 
+/** Encodings of parent nodes by identity (immutable values), as for leaf nodes. */
+const encodedParents = new WeakMap<ParentNode, Uint8Array>();
+
 export function encodeParentNode(w: Writer, p: ParentNode): void {
+  const cached = encodedParents.get(p);
+  if (cached !== undefined) {
+    w.raw(cached);
+    return;
+  }
+  const start = w.length;
   w.opaque(p.encryptionKey);
   w.opaque(p.parentHash);
   w.vector(p.unmergedLeaves, (w, i) => w.u32(i));
+  encodedParents.set(p, w.copySince(start));
 }
 
 export function decodeParentNode(r: Reader): ParentNode {
-  return { encryptionKey: r.opaque(), parentHash: r.opaque(), unmergedLeaves: r.vector((r) => r.u32()) };
+  const start = r.offset;
+  const p: ParentNode = { encryptionKey: r.opaque(), parentHash: r.opaque(), unmergedLeaves: r.vector((r) => r.u32()) };
+  encodedParents.set(p, r.since(start));
+  return p;
 }

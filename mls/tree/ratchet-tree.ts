@@ -30,6 +30,8 @@ export interface TreeView {
   findSignatureKey(key: Uint8Array): number;
   /** Credential types in use and supported, over all leaves (§7.3). */
   credentialStats(): CredentialStats;
+  /** Index of the rightmost non-blank leaf (-1 when none): nodes to its right have empty subtrees. */
+  lastMemberLeaf(): number;
 }
 
 /** Counts over the non-blank leaves, kept incrementally (§7.3 credential-type checks). */
@@ -131,6 +133,7 @@ export class RatchetTree implements TreeView {
   private leaves: number;
   private stats = new MutableStats();
   private firstBlank: number | undefined;
+  private lastMember: number | undefined;
 
   private constructor(
     readonly cs: CipherSuite,
@@ -202,6 +205,15 @@ export class RatchetTree implements TreeView {
     return this.stats;
   }
 
+  lastMemberLeaf(): number {
+    if (this.lastMember === undefined) {
+      let l = this.leaves - 1;
+      while (l >= 0 && this.nodes[l * 2] === undefined) l--;
+      this.lastMember = l;
+    }
+    return this.lastMember;
+  }
+
   /** Index of the leftmost blank leaf (leafCount when there is none); cached between merges. */
   firstBlankLeaf(): number {
     if (this.firstBlank === undefined) {
@@ -234,6 +246,7 @@ export class RatchetTree implements TreeView {
     t.duplicateKeys = this.duplicateKeys;
     t.stats = MutableStats.copy(this.stats);
     t.firstBlank = this.firstBlank;
+    t.lastMember = this.lastMember;
     return t;
   }
 
@@ -256,6 +269,7 @@ export class RatchetTree implements TreeView {
     this.hashes.length = width;
     this.leaves = d.leafCount;
     this.firstBlank = undefined;
+    this.lastMember = undefined;
   }
 
   private index(i: number, n: Node | undefined): void {
@@ -295,6 +309,7 @@ export class TreeDiff implements TreeView {
   private readonly sigIndex = new Map<string, number>();
   private leaves: number;
   private stats: MutableStats | undefined;
+  private lastMember: number | undefined;
   /** No blank leaf below this index (a search hint for reserveLeaf). */
   private freeFrom: number;
 
@@ -364,6 +379,16 @@ export class TreeDiff implements TreeView {
     return this.stats;
   }
 
+  lastMemberLeaf(): number {
+    if (this.lastMember === undefined) {
+      let l = Math.min(this.base.lastMemberLeaf(), this.leaves - 1);
+      for (const [i, n] of this.changes) if (isLeaf(i) && n !== undefined && i >>> 1 > l && i >>> 1 < this.leaves) l = i >>> 1;
+      while (l >= 0 && this.node(l * 2) === undefined) l--;
+      this.lastMember = l;
+    }
+    return this.lastMember;
+  }
+
   /** Rebuilds a diff from its node writes and final leaf count (state persistence). */
   static restore(base: RatchetTree, leafCount: number, changes: Iterable<[number, Node | undefined]>): TreeDiff {
     const d = new TreeDiff(base);
@@ -381,6 +406,7 @@ export class TreeDiff implements TreeView {
   setNode(i: number, n: Node | undefined): void {
     if (i >= nodeWidth(this.leaves)) fail("InvalidState", `node ${i} outside the tree`);
     if (isLeaf(i)) {
+      this.lastMember = undefined;
       if (this.stats !== undefined) {
         this.stats.count(this.node(i), -1);
         this.stats.count(n, 1);

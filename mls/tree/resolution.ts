@@ -1,5 +1,5 @@
 /** Resolution and filtered direct path (RFC 9420 §4.1.1, §4.1.2). */
-import { copath, directPath, isLeaf, left, right } from "./math.js";
+import { copath, directPath, isLeaf, leafRange, left, right } from "./math.js";
 import type { TreeView } from "./ratchet-tree.js";
 
 /**
@@ -13,7 +13,9 @@ export function resolution(view: TreeView, i: number, exclude?: ReadonlySet<numb
   return out;
 }
 
-function collect(view: TreeView, i: number, out: number[], exclude?: ReadonlySet<number>): void {
+function collect(view: TreeView, i: number, out: number[], exclude?: ReadonlySet<number>, last = view.lastMemberLeaf()): void {
+  // Subtrees right of the last member are blank: nothing to collect.
+  if (leafRange(i)[0] > last) return;
   const n = view.node(i);
   if (n !== undefined) {
     if (n.type === "leaf") {
@@ -25,15 +27,16 @@ function collect(view: TreeView, i: number, out: number[], exclude?: ReadonlySet
     return;
   }
   if (isLeaf(i)) return;
-  collect(view, left(i), out, exclude);
-  collect(view, right(i), out, exclude);
+  collect(view, left(i), out, exclude, last);
+  collect(view, right(i), out, exclude, last);
 }
 
 /** True when node `i`'s resolution is empty: its whole subtree is blank. */
-export function resolutionIsEmpty(view: TreeView, i: number): boolean {
+export function resolutionIsEmpty(view: TreeView, i: number, last = view.lastMemberLeaf()): boolean {
+  if (leafRange(i)[0] > last) return true;
   if (view.node(i) !== undefined) return false;
   if (isLeaf(i)) return true;
-  return resolutionIsEmpty(view, left(i)) && resolutionIsEmpty(view, right(i));
+  return resolutionIsEmpty(view, left(i), last) && resolutionIsEmpty(view, right(i), last);
 }
 
 /**

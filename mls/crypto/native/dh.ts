@@ -3,7 +3,7 @@ import { diffieHellman } from "node:crypto";
 import type { DhPrimitive } from "../primitives.js";
 import type { DhGroup } from "../suites.js";
 import { u8 } from "./bytes.js";
-import { ecdh, ecPublicOf, okpPrivateKey, okpPublicKey, okpPublicOf } from "./keys.js";
+import { ecGenerate, ecPrivateKey, ecPublicKey, ecPublicOf, okpPrivateKey, okpPublicKey, okpPublicOf } from "./keys.js";
 
 export function nativeDh(group: DhGroup): DhPrimitive {
   if (group === "X25519" || group === "X448") {
@@ -15,8 +15,11 @@ export function nativeDh(group: DhGroup): DhPrimitive {
     };
   }
   return {
-    // computeSecret checks that the point is on the curve and returns the x-coordinate, left-padded to the field size.
-    dh: (sk, pk) => u8(ecdh(group, sk).computeSecret(pk)),
+    // KeyObjects with diffieHellman() are about twice as fast as ECDH.computeSecret for P-384/P-521.
+    // Importing the public key checks that it is on the curve; the result is the x-coordinate,
+    // left-padded to the field size.
+    dh: (sk, pk) => u8(diffieHellman({ privateKey: ecPrivateKey(group, sk), publicKey: ecPublicKey(group, pk) })),
     publicKey: (sk) => ecPublicOf(group, sk),
+    generateKeyPair: () => ecGenerate(group),
   };
 }

@@ -8,7 +8,7 @@
  * an EC key runs a full key check, so private keys are cached by array
  * identity and public keys by content (a small LRU: peers' keys recur).
  */
-import { createECDH, createPrivateKey, createPublicKey, type ECDH, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { concatBytes, constantTimeEqual, fromHex } from "../../codec/bytes.js";
 import type { NistCurve } from "../curves.js";
 import { b64u, buf, fromB64u } from "./bytes.js";
@@ -35,6 +35,10 @@ class PrivateCache<V> {
     const value = make(sk);
     this.map.set(sk, { bytes: sk.slice(), value });
     return value;
+  }
+
+  put(sk: Uint8Array, value: V): void {
+    this.map.set(sk, { bytes: sk.slice(), value });
   }
 }
 
@@ -103,25 +107,24 @@ export function okpPublicKey(crv: OkpCurve, pk: Uint8Array): KeyObject {
 
 // --- NIST curves -------------------------------------------------------------
 
-const ecdhCaches: Record<NistCurve, PrivateCache<ECDH>> = {
-  "P-256": new PrivateCache(),
-  "P-384": new PrivateCache(),
-  "P-521": new PrivateCache(),
-};
-
-/** An ECDH object holding the scalar `sk` (its public point is computed once). */
-export function ecdh(curve: NistCurve, sk: Uint8Array): ECDH {
-  return ecdhCaches[curve].get(sk, () => {
-    const e = createECDH(ECDH_CURVE[curve]);
-    e.setPrivateKey(sk);
-    return e;
-  });
+/**
+ * Uncompressed SEC1 point of the scalar `sk`. Computed through the private
+ * KeyObject (one scalar multiplication, at import), which is then cached for
+ * the DH or signature that follows with the same key.
+ */
+export function ecPublicOf(curve: NistCurve, sk: Uint8Array): Uint8Array {
+  const jwk = ecPrivateKey(curve, sk).export({ format: "jwk" });
+  const size = FIELD_SIZE[curve];
+  return concatBytes(new Uint8Array([4]), leftPad(fromB64u(jwk.x!), size), leftPad(fromB64u(jwk.y!), size));
 }
 
-/** Uncompressed SEC1 point of the scalar `sk`. */
-export function ecPublicOf(curve: NistCurve, sk: Uint8Array): Uint8Array {
-  // getPublicKey() returns a fresh Buffer each call; copy into a plain Uint8Array.
-  return new Uint8Array(ecdh(curve, sk).getPublicKey());
+const FIELD_SIZE: Readonly<Record<NistCurve, number>> = { "P-256": 32, "P-384": 48, "P-521": 66 };
+
+function leftPad(b: Uint8Array, size: number): Uint8Array {
+  if (b.length === size) return b;
+  const out = new Uint8Array(size);
+  out.set(b, size - b.length);
+  return out;
 }
 
 function ecJwk(curve: NistCurve, pub: Uint8Array): { kty: "EC"; crv: NistCurve; x: string; y: string } {
@@ -161,6 +164,21 @@ export function ecPrivateKey(curve: NistCurve, sk: Uint8Array): KeyObject {
     const der = concatBytes(new Uint8Array([0x30, body.length]), body);
     return createPrivateKey({ key: buf(der), format: "der", type: "sec1" });
   });
+}
+
+/**
+ * A fresh NIST key pair from OpenSSL (one scalar multiplication), with the
+ * private KeyObject kept for the DH that follows (an HPKE ephemeral key):
+ * importing the scalar again would cost further multiplications.
+ */
+export function ecGenerate(curve: NistCurve): { privateKey: Uint8Array; publicKey: Uint8Array } {
+  const { privateKey: key } = generateKeyPairSync("ec", { namedCurve: ECDH_CURVE[curve] });
+  const jwk = key.export({ format: "jwk" });
+  const size = FIELD_SIZE[curve];
+  const sk = leftPad(fromB64u(jwk.d!), size);
+  const publicKey = concatBytes(new Uint8Array([4]), leftPad(fromB64u(jwk.x!), size), leftPad(fromB64u(jwk.y!), size));
+  ecPrivateCaches[curve].put(sk, key);
+  return { privateKey: sk, publicKey };
 }
 
 const ecPublicCache = new Lru<KeyObject>(512);
