@@ -169,6 +169,8 @@ export class RoomSession {
   /** DS Add proposals seen, in order: who was proposed (for invite()). */
   private readonly proposedAdds: DeviceRef[] = [];
   private joining: Promise<void> | undefined;
+  /** The save of the state a Welcome produced (isMember is already true while it runs). */
+  private welcomeSaved: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly log: Logger;
 
@@ -701,7 +703,9 @@ export class RoomSession {
     const members = this.memberDevices();
     batch.events.push(() => this.host.emit("joined", { room: this.room, epoch: Number(group.epoch), via: "welcome", members }));
     this.pinKeys(members, batch, true);
-    await this.save(batch);
+    const saved = this.save(batch);
+    this.welcomeSaved = saved.catch(() => undefined);
+    await saved;
     this.log.info({ epoch: Number(group.epoch), seq: w.seq }, "joined by Welcome");
     if (this.needsSelfUpdate) this.scheduleCommit();
   }
@@ -992,6 +996,11 @@ export class RoomSession {
       await this.save();
     });
     if (!this.isMember) await this.becomeMember(info);
+    // isMember turns true while the task processing a Welcome is still saving the state (its "joined"
+    // event comes after the save): resolve only once that save is done.
+    await this.welcomeSaved;
+    // Proposals still pending (e.g. our commit of them bounced while the service was away): commit now (§6.5.1).
+    this.scheduleCommitIfNeeded();
     this.resendPending();
   }
 
