@@ -267,18 +267,7 @@ export class PublicGroup {
     if (!bytesEqual(this.cs.signature.publicKey(signaturePrivateKey), me.signatureKey)) {
       fail("InvalidKey", "signing key does not match the external sender entry");
     }
-    if (!EXTERNAL_SENDER_TYPES.has(proposal.type)) fail("InvalidSender", `external senders cannot propose ${proposal.type}`);
-    const content: FramedContent = {
-      groupId: this.ctx.groupId,
-      epoch: this.ctx.epoch,
-      sender: { type: "external", senderIndex },
-      authenticatedData,
-      contentType: "proposal",
-      proposal,
-    };
-    const ac = signContent(this.cs, signaturePrivateKey, "mls_public_message", content, this.ctx);
-    const publicMessage = protectPublicMessage(this.cs, ac, this.ctx, undefined);
-    const message: MLSMessage = { version: PROTOCOL_VERSION_MLS10, wireFormat: "mls_public_message", publicMessage };
+    const { message, ac } = signExternalProposal(this.cs, this.ctx, senderIndex, signaturePrivateKey, proposal, authenticatedData);
     const staged = this.stageProposal(ac);
     this.apply(staged);
     return { message, ref: staged.kind === "proposal" ? staged.ref : EMPTY };
@@ -324,6 +313,33 @@ export class PublicGroup {
   credentialOf(leafIndex: number): Credential | undefined {
     return leafNodeAt(this.tree, leafIndex)?.credential;
   }
+}
+
+/**
+ * An external proposal (§12.1.8) signed by external sender `senderIndex` for
+ * the epoch of `context`: what an external sender sends without keeping a
+ * group view (PublicGroup.externalProposal also checks it against the group).
+ */
+export function signExternalProposal(
+  cs: CipherSuite,
+  context: GroupContext,
+  senderIndex: number,
+  signaturePrivateKey: Uint8Array,
+  proposal: Proposal,
+  authenticatedData: Uint8Array = EMPTY,
+): { message: MLSMessage; ac: AuthenticatedContent } {
+  if (!EXTERNAL_SENDER_TYPES.has(proposal.type)) fail("InvalidSender", `external senders cannot propose ${proposal.type}`);
+  const content: FramedContent = {
+    groupId: context.groupId,
+    epoch: context.epoch,
+    sender: { type: "external", senderIndex },
+    authenticatedData,
+    contentType: "proposal",
+    proposal,
+  };
+  const ac = signContent(cs, signaturePrivateKey, "mls_public_message", content, context);
+  const publicMessage = protectPublicMessage(cs, ac, context, undefined);
+  return { message: { version: PROTOCOL_VERSION_MLS10, wireFormat: "mls_public_message", publicMessage }, ac };
 }
 
 function groupInfoOf(m: MLSMessage): GroupInfo {

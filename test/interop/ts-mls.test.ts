@@ -34,6 +34,9 @@
  *      external proposals of an external_senders DS (our PublicGroup) cannot
  *      reach a ts-mls member at all (scenario 4 is blocked). new_member_proposal
  *      external proposals (no extension needed) interoperate.
+ *      Still, a group ts-mls creates (with its own encoding of our DS key) accepts
+ *      external Adds and Removes signed by this library (signExternalProposal):
+ *      ts-mls members commit them (test "external proposals from this library...").
  *  D5. external_pub. ts-mls writes and reads the extension_data as the bare
  *      HPKE public key; §12.4.3.2 defines `struct { HPKEPublicKey external_pub; }
  *      ExternalPub` with `opaque HPKEPublicKey<V>` (§5.1.1), i.e. length-prefixed.
@@ -80,6 +83,7 @@ import {
   ExtensionType,
   externalPubExtension,
   externalSendersExtension,
+  signExternalProposal,
   joinExternal,
   joinFromWelcome,
   MlsError,
@@ -479,6 +483,46 @@ describe.each([1, 2, 3])("ts-mls interop, cipher suite %i", (suite) => {
     // Same ExternalSender, without the vector's length prefix.
     expect(hex(rfcExtension.extensionData)).toBe(hex(encode((w, x: Uint8Array) => w.opaque(x), tsExtension.extensionData)));
     expect(() => readExternalSenders([tsExtension])).toThrow(MlsError);
+  });
+
+  it("external proposals from this library's external sender are committed by ts-mls members (in ts-mls's D4 encoding)", async () => {
+    // ts-mls only reads its own (non-conformant, D4) external_senders encoding, so the group is
+    // created by ts-mls with our DS key in it; our external sender signs with signExternalProposal
+    // (it needs only the GroupContext, which it takes from the group's GroupInfo).
+    const ds = cs.signature.generateKeyPair();
+    const tom = await TsClient.create(suite, "tom");
+    const t = await tom.createGroup(utf8Bytes("external-proposals"), [
+      { extensionType: 5, extensionData: { signaturePublicKey: ds.publicKey, credential: { credentialType: 1, identity: utf8Bytes("ds") } } },
+    ]);
+    const contextOf = async (m: TsMember) => {
+      const info = fromBytes(await m.groupInfo());
+      if (info.wireFormat !== "mls_group_info") throw new Error("not a GroupInfo");
+      return info.groupInfo.groupContext;
+    };
+    const uma = await TsClient.create(suite, "uma");
+    const umaKp = await uma.keyPackage();
+    const c1 = await t.commit({ add: [umaKp.bytes], ratchetTreeExtension: true });
+    const u = await uma.joinFromWelcome(c1.welcome!, umaKp);
+
+    // External Add (our DS proposes a ts-mls client's KeyPackage); tom commits it, uma follows.
+    const victor = await TsClient.create(suite, "victor");
+    const victorKp = await victor.keyPackage();
+    const add = signExternalProposal(cs, await contextOf(t), 0, ds.privateKey, { type: "add", keyPackage: keyPackageFrom(victorKp.bytes) });
+    await t.process(toBytes(add.message));
+    await u.process(toBytes(add.message));
+    const c2 = await t.commit({ ratchetTreeExtension: true });
+    expect(c2.welcome).toBeDefined();
+    await u.process(c2.commit);
+    const v = await victor.joinFromWelcome(c2.welcome!, victorKp);
+    await expectAgreement([t, u, v]);
+
+    // External Remove of uma; tom commits it, victor follows, uma learns she is out.
+    const remove = signExternalProposal(cs, await contextOf(t), 0, ds.privateKey, { type: "remove", removed: 1 });
+    for (const m of [t, u, v]) await m.process(toBytes(remove.message));
+    const c3 = await t.commit();
+    await v.process(c3.commit);
+    await expectAgreement([t, v]);
+    await expectMessaging([t, v]);
   });
 
   it("new_member_proposal: a ts-mls client proposes its own Add to our group", async () => {
