@@ -8,6 +8,7 @@ import type { GroupContext } from "../messages/group-context.js";
 import {
   encodeFramedContentAuthData,
   encodeFramedContentTBS,
+  framedContentSize,
   type AuthenticatedContent,
   type FramedContent,
   type FramedContentAuthData,
@@ -24,7 +25,8 @@ export function framedContentTBS(wireFormat: WireFormatName, content: FramedCont
 }
 
 function sizeHint(content: FramedContent): number {
-  return 256 + (content.contentType === "application" ? content.applicationData.length : 0) + content.authenticatedData.length;
+  // FramedContent plus a GroupContext and the auth data.
+  return framedContentSize(content) + 512;
 }
 
 /**

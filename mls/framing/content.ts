@@ -88,6 +88,13 @@ export function encodeFramedContent(w: Writer, c: FramedContent): void {
   if (w.length - start >= CACHE_THRESHOLD) encodedContent.set(c, w.copySince(start));
 }
 
+/** Bytes the encoding of `c` takes (exact once encoded or decoded; else an estimate). */
+export function framedContentSize(c: FramedContent): number {
+  const cached = encodedContent.get(c);
+  if (cached !== undefined) return cached.length;
+  return 64 + c.groupId.length + c.authenticatedData.length + (c.contentType === "application" ? c.applicationData.length : 512);
+}
+
 function encodeFramedContentFields(w: Writer, c: FramedContent): void {
   w.opaque(c.groupId);
   w.u64(c.epoch);

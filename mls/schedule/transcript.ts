@@ -4,6 +4,7 @@ import type { CipherSuite } from "../crypto/provider.js";
 import { fail } from "../errors.js";
 import {
   encodeFramedContent,
+  framedContentSize,
   WireFormat,
   type AuthenticatedContent,
   type FramedContent,
@@ -27,7 +28,7 @@ export function confirmedTranscriptHash(
   signature: Uint8Array,
 ): Uint8Array {
   if (content.contentType !== "commit") fail("InvalidValue", "transcript hashes cover commits only");
-  const w = new Writer(256 + interimBefore.length + signature.length);
+  const w = new Writer(framedContentSize(content) + interimBefore.length + signature.length + 16);
   w.raw(interimBefore);
   w.u16(WireFormat[wireFormat]);
   encodeFramedContent(w, content);

@@ -98,6 +98,8 @@ export interface MergedUpdatePath {
   /** Filtered direct path of the sender and the copath children, bottom to top. */
   readonly path: readonly number[];
   readonly copath: readonly number[];
+  /** Resolution of each copath child (new members excluded), as the ciphertexts are ordered. */
+  readonly resolutions: readonly (readonly number[])[];
 }
 
 /**
@@ -116,8 +118,9 @@ export function mergeUpdatePath(
   if (path.nodes.length !== fdp.nodes.length) {
     fail("InvalidPath", `UpdatePath has ${path.nodes.length} nodes, filtered direct path has ${fdp.nodes.length}`);
   }
+  const resolutions = fdp.copath.map((c) => resolution(diff, c, excluded));
   for (let k = 0; k < fdp.nodes.length; k++) {
-    const want = resolution(diff, fdp.copath[k]!, excluded).length;
+    const want = resolutions[k]!.length;
     if (path.nodes[k]!.encryptedPathSecret.length !== want) {
       fail("InvalidPath", `UpdatePath node ${k} has ${path.nodes[k]!.encryptedPathSecret.length} ciphertexts, expected ${want}`);
     }
@@ -150,7 +153,8 @@ export function mergeUpdatePath(
     });
   });
   diff.setNode(senderLeaf * 2, { type: "leaf", leaf });
-  return { path: fdp.nodes, copath: fdp.copath };
+  // The copath subtrees are untouched by the merge: their resolutions still hold.
+  return { path: fdp.nodes, copath: fdp.copath, resolutions };
 }
 
 export interface DecryptedUpdatePath {
@@ -179,7 +183,7 @@ export function decryptUpdatePath(
   const own = ownLeaf * 2;
   const k = merged.path.findIndex((p) => isAncestorOrSelf(p, own));
   if (k < 0) fail("InvalidPath", "no UpdatePath node covers this member");
-  const res = resolution(view, merged.copath[k]!, excluded);
+  const res = merged.resolutions[k] ?? resolution(view, merged.copath[k]!, excluded);
   const j = res.findIndex((r) => ownKeys.has(r));
   if (j < 0) fail("InvalidPath", "no private key for the resolution of the covering copath node");
   const ct = path.nodes[k]!.encryptedPathSecret[j]!;
