@@ -871,19 +871,7 @@ export class Group {
     const ks = keySchedule(this.cs, initSecret, commitSecret, pskSecret(this.cs, psks), encode(encodeGroupContext, context, 512));
     const tag = makeConfirmationTag(this.cs, ks.epochSecrets.confirmationKey, context.confirmedTranscriptHash);
     if (!constantTimeEqual(tag, staged.ac.auth.confirmationTag!)) fail("InvalidConfirmationTag", "confirmation tag does not match");
-    return {
-      next: {
-        context,
-        interimTranscriptHash: staged.interimTranscriptHash,
-        confirmationTag: tag,
-        secrets: ks.epochSecrets,
-        secretTree: this.newSecretTree(ks.epochSecrets, leafCount),
-        ownLeaf,
-        keys,
-      },
-      welcomeSecret: ks.welcomeSecret,
-      joinerSecret: ks.joinerSecret,
-    };
+    return this.epochOf(context, staged.interimTranscriptHash, tag, ks, leafCount, ownLeaf, keys);
   }
 
   /** The committer's side: transcript hash from its own content, then the schedule. */
@@ -902,11 +890,23 @@ export class Group {
     const context: GroupContext = { ...provisional, confirmedTranscriptHash: confirmed };
     const ks = keySchedule(cs, initSecret, commitSecret, pskSecret(cs, psks), encode(encodeGroupContext, context, 512));
     const tag = makeConfirmationTag(cs, ks.epochSecrets.confirmationKey, confirmed);
+    return this.epochOf(context, interimTranscriptHash(cs, confirmed, tag), tag, ks, leafCount, ownLeaf, keys);
+  }
+
+  private epochOf(
+    context: GroupContext,
+    interim: Uint8Array,
+    confirmationTag: Uint8Array,
+    ks: { epochSecrets: EpochSecrets; welcomeSecret: Uint8Array; joinerSecret: Uint8Array },
+    leafCount: number,
+    ownLeaf: number,
+    keys: PrivateKeys,
+  ): NextEpoch {
     return {
       next: {
         context,
-        interimTranscriptHash: interimTranscriptHash(cs, confirmed, tag),
-        confirmationTag: tag,
+        interimTranscriptHash: interim,
+        confirmationTag,
         secrets: ks.epochSecrets,
         secretTree: this.newSecretTree(ks.epochSecrets, leafCount),
         ownLeaf,
