@@ -126,6 +126,8 @@ export class RoomMls {
     /** Epoch created by the most recent commit that removed a leaf (§7.5.7). */
     public removalEpoch: bigint,
     public pending: PendingProposal[],
+    /** The seq the room's next log entry gets (mirrors the stored group row). */
+    public nextSeq = 1n,
   ) {}
 
   get cs(): CipherSuite {

@@ -301,7 +301,7 @@ export class DeliveryService {
       leaf: p.leaf,
       keyPackageRef: p.keyPackageRef,
     }));
-    const r = new RoomMls(room, group, g.groupInfo, g.removalEpoch, pending);
+    const r = new RoomMls(room, group, g.groupInfo, g.removalEpoch, pending, g.nextSeq);
     this.rooms.set(room, r);
     while (this.rooms.size > this.options.roomCacheSize) this.rooms.delete(this.rooms.keys().next().value!);
     return r;
@@ -493,6 +493,7 @@ export class DeliveryService {
       }
       throw e;
     }
+    r.nextSeq = seq + 1n;
     const output = emptyOutput();
     output.fanout.push({ room, entry, to: a.recipients, asWelcome: false });
     const welcomed = a.added.filter((x) => !(a.external && deviceKey(x.device) === deviceKey(a.committer))).map((x) => x.device);
@@ -507,11 +508,9 @@ export class DeliveryService {
       const m = decodeMessage(s.message);
       if (m.wireFormat !== "mls_private_message") refuse("wrong-kind", "application messages are PrivateMessages");
       r.checkApplication({ message: m.privateMessage, device: s.device, maxEpochLag: BigInt(this.options.maxEpochLag) });
-      const g = await this.store.getGroup(room);
-      if (g === undefined) refuse("unbound-room", "the room is not bound");
       const entry: LogEntry = {
         room,
-        seq: g.nextSeq,
+        seq: r.nextSeq,
         kind: "application",
         epoch: m.privateMessage.epoch,
         stanzaId: this.options.newId(),
@@ -527,6 +526,7 @@ export class DeliveryService {
         await tx.appendEntry(entry);
         await tx.setNextSeq(room, entry.seq + 1n);
       });
+      r.nextSeq = entry.seq + 1n;
       const to = [...r.devices().values()].map((d) => d.device).filter((d) => !r.hasPendingRemove(d));
       return { entry, output: { fanout: [{ room, entry, to, asWelcome: false }], lowWater: [] } };
     });
@@ -738,6 +738,7 @@ export class DeliveryService {
       await tx.saveGroup({ ...g, state: serializePublicGroup(r.group), nextSeq: seq + 1n });
     });
     r.pending.push(pending);
+    r.nextSeq = seq + 1n;
     const to = [...r.devices().values()].map((d) => d.device);
     return { fanout: [{ room, entry, to, asWelcome: false }], lowWater: [] };
   }
