@@ -14,6 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { xml, type Element } from "@xmpp/xml";
+import { expect } from "vitest";
 import { pino } from "pino";
 import sqlite3 from "sqlite3";
 
@@ -557,6 +558,21 @@ export class World {
     return [this.dbPath, `${this.dbPath}-wal`, `${this.dbPath}-shm`, `${this.dbPath}-journal`]
       .filter((p) => existsSync(p))
       .map((p) => ({ path: p, bytes: readFileSync(p) }));
+  }
+
+  /**
+   * Item 11 of every suite: at least `minPlaintexts` distinctive plaintexts
+   * were sent, the scan does see the DS's data (the room's JID in its files)
+   * and its debug log, and no plaintext is in them, before and after a clean
+   * stop (which checkpoints the WAL into the main file).
+   */
+  async expectNoPlaintextLeaks(roomJid: string, minPlaintexts: number): Promise<void> {
+    expect(this.plaintexts.length).toBeGreaterThanOrEqual(minPlaintexts);
+    expect(this.logText()).toContain('"level":"debug"');
+    expect(this.dbFiles().some((f) => f.bytes.includes(roomJid))).toBe(true);
+    expect(this.plaintextLeaks()).toEqual([]);
+    await this.stopComponent();
+    expect(this.plaintextLeaks()).toEqual([]);
   }
 
   /** Returns a description of every plaintext found in the DS's files or log (empty = none). */
