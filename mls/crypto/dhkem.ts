@@ -112,11 +112,6 @@ export class DhKem implements KemFns {
 
   generateKeyPair(): KeyPair {
     const { group, nsk } = this.params;
-    if (this.prim.generateKeyPair) {
-      const kp = guard("InvalidKey", `${group} key generation`, () => this.prim.generateKeyPair!());
-      this.publicCache.set(kp.privateKey, { sk: kp.privateKey.slice(), pk: kp.publicKey });
-      return kp;
-    }
     return this.keyPair(isNist(group) ? randomScalar(group, this.randomBytes) : this.randomBytes(nsk));
   }
 

@@ -34,12 +34,6 @@ export interface DhPrimitive {
   dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
   /** SerializePublicKey(pk(sk)): raw, or uncompressed SEC1 for NIST curves. */
   publicKey(privateKey: Uint8Array): Uint8Array;
-  /**
-   * Optional: a fresh key pair (serialized as above), when the provider can
-   * make one cheaper than a random scalar plus `publicKey` (e.g. keeping its
-   * native key objects for the DH that follows).
-   */
-  generateKeyPair?(): { privateKey: Uint8Array; publicKey: Uint8Array };
 }
 
 /** A signature scheme over raw keys (formats as in provider.ts). Inputs are length-checked. */

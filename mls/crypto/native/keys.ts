@@ -8,7 +8,7 @@
  * an EC key runs a full key check, so private keys are cached by array
  * identity and public keys by content (a small LRU: peers' keys recur).
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { concatBytes, constantTimeEqual, fromHex } from "../../codec/bytes.js";
 import type { NistCurve } from "../curves.js";
 import { b64u, buf, fromB64u } from "./bytes.js";
@@ -164,21 +164,6 @@ export function ecPrivateKey(curve: NistCurve, sk: Uint8Array): KeyObject {
     const der = concatBytes(new Uint8Array([0x30, body.length]), body);
     return createPrivateKey({ key: buf(der), format: "der", type: "sec1" });
   });
-}
-
-/**
- * A fresh NIST key pair from OpenSSL (one scalar multiplication), with the
- * private KeyObject kept for the DH that follows (an HPKE ephemeral key):
- * importing the scalar again would cost further multiplications.
- */
-export function ecGenerate(curve: NistCurve): { privateKey: Uint8Array; publicKey: Uint8Array } {
-  const { privateKey: key } = generateKeyPairSync("ec", { namedCurve: ECDH_CURVE[curve] });
-  const jwk = key.export({ format: "jwk" });
-  const size = FIELD_SIZE[curve];
-  const sk = leftPad(fromB64u(jwk.d!), size);
-  const publicKey = concatBytes(new Uint8Array([4]), leftPad(fromB64u(jwk.x!), size), leftPad(fromB64u(jwk.y!), size));
-  ecPrivateCaches[curve].put(sk, key);
-  return { privateKey: sk, publicKey };
 }
 
 const ecPublicCache = new Lru<KeyObject>(512);
