@@ -16,6 +16,7 @@ import { openSqliteStore, type Store } from "../mapping/store/index.js";
 import { ComponentConnection, type EntityFactory } from "./connection.js";
 import { createService, type Service } from "./service.js";
 import { createMetrics, serveHttp } from "./http.js";
+import { Multicast } from "./multicast.js";
 import type { Server } from "node:http";
 import { nativeProvider } from "../mls/node.js";
 
@@ -35,6 +36,8 @@ export interface RunningComponent {
   readonly store: Store;
   readonly connection: ComponentConnection;
   readonly service: Service;
+  /** The XEP-0033 fan-out path, when `component.multicast` is set. */
+  readonly multicast: Multicast | undefined;
   /** Tells occupants (332), closes the stream, waits for running stanzas, closes the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -69,12 +72,24 @@ export async function startComponent(config: Config, options: StartOptions = {})
     logger,
     ...(options.createEntity ? { createEntity: options.createEntity } : {}),
   });
+  // The fan-out goes through the server's multicast service when one is configured and answers (component/multicast.ts).
+  const multicast =
+    config.component.multicast === null
+      ? undefined
+      : new Multicast({
+          service: config.component.multicast,
+          domain: config.component.domain,
+          send: (stanza) => connection.send(stanza),
+          sendRaw: (xml) => connection.sendRaw(xml),
+          logger,
+        });
   const service = createService({
     domain: config.component.domain,
     defaultKind: config.rooms.defaultKind,
     store: openStore,
     send: (stanza) => connection.send(stanza),
     sendRaw: (xml) => connection.sendRaw(xml),
+    ...(multicast ? { multicast } : {}),
     logger,
     mls: options.withoutMls ? undefined : {
       provider: nativeProvider,
@@ -98,8 +113,14 @@ export async function startComponent(config: Config, options: StartOptions = {})
     http = served.server;
     logger.info({ module: "http", port: served.port }, "health and metrics served");
   }
-  connection.on("online", () => metrics.connected.set(1));
-  connection.on("offline", () => metrics.connected.set(0));
+  connection.on("online", () => {
+    metrics.connected.set(1);
+    void multicast?.probe();
+  });
+  connection.on("offline", () => {
+    metrics.connected.set(0);
+    multicast?.offline();
+  });
   service.mls?.observe(metrics);
   // Housekeeping: expired KeyPackages and log entries past retention.
   const housekeeping = setInterval(() => {
@@ -110,6 +131,7 @@ export async function startComponent(config: Config, options: StartOptions = {})
   const running = new Set<Promise<void>>();
   connection.on("stanza", (stanza) => {
     metrics.stanzas.inc({ kind: stanza.name });
+    if (multicast?.intercept(stanza)) return;
     const p = service.dispatch(stanza).finally(() => running.delete(p));
     running.add(p);
   });
@@ -131,7 +153,7 @@ export async function startComponent(config: Config, options: StartOptions = {})
       logger.info("stopped");
     })());
 
-  return { config, logger, store: openStore, connection, service, stop };
+  return { config, logger, store: openStore, connection, service, multicast, stop };
 }
 
 function packageVersion(): string | undefined {

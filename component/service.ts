@@ -13,6 +13,7 @@ import { emptyDiscoExtensions, registerHandlers, type DiscoExtensions } from "./
 import { KeyedLock } from "../mapping/keyed-lock.js";
 import { RoomHost } from "./rooms/host.js";
 import { Router } from "./router.js";
+import type { Multicast } from "./multicast.js";
 import type { Element } from "./xmpp/xml.js";
 
 export interface ServiceOptions {
@@ -26,6 +27,8 @@ export interface ServiceOptions {
    * offline. Used for the MLS fan-out when given; otherwise `send` is used.
    */
   sendRaw?: (xml: string) => Promise<void>;
+  /** An XEP-0033 multicast service for the MLS fan-out (with sendRaw). */
+  multicast?: Multicast;
   logger: Logger;
   /** The service's name in disco#info. Default "MLS rooms". */
   serviceName?: string;
@@ -106,6 +109,7 @@ export function createService(options: ServiceOptions): Service {
     store: options.store,
     send: options.send,
     ...(options.sendRaw ? { sendRaw: options.sendRaw } : {}),
+    ...(options.multicast ? { multicast: options.multicast } : {}),
     logger,
     limits: {
       maxStanzaBytes: m.maxStanzaBytes,

@@ -5,7 +5,7 @@
 import { DEFAULTS, LOG_FORMATS, LOG_LEVELS, ROOM_KINDS } from "./schema.js";
 
 /** How a string from the environment or a flag becomes a config value. */
-export type ValueKind = "string" | "int" | "bool" | "listen";
+export type ValueKind = "string" | "int" | "bool" | "orOff";
 
 export interface OptionSpec {
   /** Dotted path in the config object, e.g. "component.server". */
@@ -37,13 +37,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: "first reconnect delay after losing the server (ms)" },
   { key: "component.reconnect.maxDelayMs", env: "XMB_RECONNECT_MAX_MS", kind: "int",
     description: "largest reconnect delay (ms); the delay doubles up to it" },
+  { key: "component.multicast", env: "XMB_MULTICAST", flag: "multicast", valueName: "domain|off", kind: "orOff",
+    description: "XEP-0033 multicast service that copies the fan-out (mod_mls_multicast), or off" },
   { key: "store.path", env: "XMB_DB", flag: "db", valueName: "path", kind: "string",
     description: "SQLite database file" },
   { key: "log.level", env: "XMB_LOG_LEVEL", flag: "log-level", valueName: "level", kind: "string",
     description: `log level: ${LOG_LEVELS.join("|")}` },
   { key: "log.format", env: "XMB_LOG_FORMAT", flag: "log-format", valueName: "format", kind: "string",
     description: `log format: ${LOG_FORMATS.join("|")}` },
-  { key: "http.listen", env: "XMB_HTTP_LISTEN", flag: "http-listen", valueName: "host:port|off", kind: "listen",
+  { key: "http.listen", env: "XMB_HTTP_LISTEN", flag: "http-listen", valueName: "host:port|off", kind: "orOff",
     description: "health and metrics HTTP listener, or off" },
   { key: "mls.cipherSuite", env: "XMB_CIPHER_SUITE", kind: "int",
     description: "MLS cipher suite (RFC 9420 §17.1) of the component's key and new groups" },
@@ -101,7 +103,7 @@ export function coerce(kind: ValueKind, raw: string | boolean): unknown {
       if (["0", "false", "no", "off"].includes(l)) return false;
       return raw;
     }
-    case "listen":
+    case "orOff":
       return s; // "off" and friends are handled by the schema
   }
 }

@@ -30,6 +30,7 @@ export const DEFAULTS = {
     domain: "mls.localhost",
     server: "127.0.0.1:5347",
     reconnect: { initialDelayMs: 1_000, maxDelayMs: 60_000 },
+    multicast: null as string | null,
   },
   store: { path: "./data/xmpp-mls-bridge.sqlite" },
   log: { level: "info" as LogLevel, format: "json" as LogFormat },
@@ -81,6 +82,8 @@ const hostPort = (allowPortZero: boolean, expected: string) =>
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `expected one of ${values.join(", ")}` });
 
+const MULTICAST_EXPECTED = "expected the multicast service's domain (like multicast.example.org) or off";
+
 export const ConfigSchema = z
   .strictObject({
     /** Demo mode: no secret needed; meant for `./run demo` and local trials only. */
@@ -103,6 +106,16 @@ export const ConfigSchema = z
             maxDelayMs: int(10, 3_600_000, "milliseconds").default(DEFAULTS.component.reconnect.maxDelayMs),
           })
           .prefault({}),
+        /**
+         * An XEP-0033 multicast service on the server (component/prosody/mod_mls_multicast.lua)
+         * that makes the fan-out copies; null = one stanza per device.
+         */
+        multicast: z
+          .preprocess(
+            (v) => (v === false || (typeof v === "string" && (OFF_WORDS as readonly string[]).includes(v.toLowerCase())) ? null : v),
+            z.union([z.null(), z.string().regex(DOMAIN_RE, { error: MULTICAST_EXPECTED })], { error: MULTICAST_EXPECTED }),
+          )
+          .default(DEFAULTS.component.multicast),
       })
       .prefault({}),
     store: z

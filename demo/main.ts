@@ -133,7 +133,7 @@ class Demo {
     // 1. Prosody, with its own signal hooks handed over to us (we stop in order:
     //    clients, component, Prosody). Its exit hook and watchdog stay as a safety net.
     const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-    this.prosody = await startProsody({ componentDomain: "mls.localhost" });
+    this.prosody = await startProsody({ componentDomain: "mls.localhost", multicast: true });
     for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
     const p = this.prosody;
     say(`Prosody listening on 127.0.0.1:${p.c2sPort} (clients) and 127.0.0.1:${p.componentPort} (components), host ${p.host}`);
@@ -143,7 +143,12 @@ class Demo {
     // 2. The component on its SQLite store, with /health and /metrics on a free port.
     const [httpPort] = await freePorts(1);
     const config = ConfigSchema.parse({
-      component: { domain: p.componentDomain, secret: p.componentSecret, server: `127.0.0.1:${p.componentPort}` },
+      component: {
+        domain: p.componentDomain,
+        secret: p.componentSecret,
+        server: `127.0.0.1:${p.componentPort}`,
+        multicast: p.multicastDomain ?? null, // docs/operators.md#multicast
+      },
       store: { path: path.join(this.dataDir, "bridge.sqlite") },
       log: { level: this.o.verbose ? "debug" : "info", format: "pretty" },
       http: { listen: `127.0.0.1:${httpPort}` },

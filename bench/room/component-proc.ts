@@ -4,7 +4,7 @@
 // BENCH_COMPONENT_CONFIG.
 //
 //   parent -> child: { type: "mem" | "cpu" | "stop", id }
-//   child -> parent: { type: "online" }, { type: "reply", id, ... }
+//   child -> parent: { type: "online", pid, multicast }, { type: "reply", id, ... }
 
 import { startComponent } from "../../component/main.js";
 import { ConfigSchema, createLogger } from "../../config/index.js";
@@ -19,7 +19,11 @@ const send = (m: unknown) => process.send!(m);
 
 const component = await startComponent(config, { logger: createLogger(config.log, { destination: process.stderr }) });
 await component.connection.waitOnline(30_000);
-send({ type: "online", pid: process.pid });
+// With a multicast service configured, the benchmark starts once the component knows whether it works.
+for (let i = 0; i < 500 && (component.multicast?.state === "probing" || component.multicast?.state === "unknown"); i++) {
+  await new Promise((r) => setTimeout(r, 10));
+}
+send({ type: "online", pid: process.pid, multicast: component.multicast?.state ?? "off" });
 
 const gc = (globalThis as { gc?: () => void }).gc;
 

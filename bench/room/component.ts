@@ -23,6 +23,8 @@ export interface MemReport {
 
 export interface ComponentProcess {
   readonly pid: number;
+  /** The fan-out path once online: "available" (through mod_mls_multicast), "unavailable" or "off" (one stanza per device). */
+  readonly multicast: string;
   mem(): Promise<MemReport>;
   /** CPU time (user + system) in ms since the process started. */
   cpuMs(): Promise<number>;
@@ -35,10 +37,17 @@ export async function startComponentProcess(o: {
   /** Write a V8 CPU profile (.cpuprofile) into this folder at exit. */
   cpuProfileDir?: string | undefined;
   logLevel?: string;
+  /** Fan out through Prosody's mod_mls_multicast when it runs (default true). */
+  multicast?: boolean;
 }): Promise<ComponentProcess> {
   const p = o.prosody;
   const config = {
-    component: { domain: p.componentDomain, secret: p.componentSecret, server: `127.0.0.1:${p.componentPort}` },
+    component: {
+      domain: p.componentDomain,
+      secret: p.componentSecret,
+      server: `127.0.0.1:${p.componentPort}`,
+      multicast: o.multicast === false ? null : (p.multicastDomain ?? null),
+    },
     store: { path: o.storePath },
     log: { level: o.logLevel ?? "warn", format: "pretty" },
     http: { listen: "off" },
@@ -55,9 +64,13 @@ export async function startComponentProcess(o: {
   const waiting = new Map<number, (m: Record<string, unknown>) => void>();
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once("exit", () => ((exited = true), resolve())));
+  let multicast = "off";
   const online = new Promise<number>((resolve, reject) => {
-    child.on("message", (m: { type: string; id?: number; pid?: number }) => {
-      if (m.type === "online") resolve(m.pid!);
+    child.on("message", (m: { type: string; id?: number; pid?: number; multicast?: string }) => {
+      if (m.type === "online") {
+        multicast = m.multicast ?? "off";
+        resolve(m.pid!);
+      }
       else if (m.type === "reply" && m.id !== undefined) {
         waiting.get(m.id)?.(m as Record<string, unknown>);
         waiting.delete(m.id);
@@ -78,6 +91,7 @@ export async function startComponentProcess(o: {
   };
   return {
     pid,
+    multicast,
     mem: () => ask<MemReport>("mem"),
     cpuMs: async () => {
       const c = await ask<{ user: number; system: number }>("cpu");

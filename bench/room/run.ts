@@ -1,6 +1,6 @@
 // npm run bench:room -- [--members 100] [--messages 1000] [--rate 200] [--low-rate 20] [--size 100]
 //                       [--rooms 10000] [--room-members 10] [--sample 5] [--quick] [--json]
-//                       [--skip-throughput] [--skip-memory] [--profile DIR]
+//                       [--skip-throughput] [--skip-memory] [--profile DIR] [--no-multicast]
 // (also ./run bench room ...)
 //
 // One room of N member devices over a real, private Prosody (loopback), side
@@ -8,7 +8,9 @@
 //   - "muc": Prosody's own MUC (Component "conference.localhost" "muc"), N
 //     occupants, plain bodies as long as the MLS payloads;
 //   - "mls": the xmpp-mls-bridge component (its own process, SQLite store,
-//     synchronous=FULL) hosting an MLS group room of N devices.
+//     synchronous=FULL) hosting an MLS group room of N devices, fanning out
+//     through Prosody's mod_mls_multicast (component/prosody/) as
+//     docs/operators.md recommends, or with --no-multicast one stanza per device.
 // The same pattern for both: one member sends messages at a low steady rate
 // where neither system saturates (--low-rate, at most 10 s of them), then M
 // messages at --rate, then M messages at full speed. Every member's connection records when each
@@ -58,6 +60,8 @@ interface Options {
   skipThroughput: boolean;
   skipMemory: boolean;
   profileDir: string | undefined;
+  /** Fan out through Prosody's mod_mls_multicast (XEP-0033), as docs/operators.md recommends; false: one stanza per device. */
+  multicast: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -74,6 +78,7 @@ function parseOptions(argv: readonly string[]): Options {
     skipThroughput: false,
     skipMemory: false,
     profileDir: undefined,
+    multicast: true,
   };
   let quick = false;
   const explicit = new Set<string>();
@@ -99,12 +104,14 @@ function parseOptions(argv: readonly string[]): Options {
       case "--skip-throughput": o.skipThroughput = true; break;
       case "--skip-memory": o.skipMemory = true; break;
       case "--profile": o.profileDir = path.resolve(argv[++i] ?? "bench-profile"); break;
+      case "--no-multicast": o.multicast = false; break;
       case "-h":
       case "--help":
         process.stdout.write(
           "usage: npm run bench:room -- [--members 100] [--messages 1000] [--rate 200] [--low-rate 20] [--size 100] [--rooms 10000]\n" +
             "                            [--room-members 10] [--sample 5] [--quick] [--json] [--skip-throughput] [--skip-memory]\n" +
             "                            [--profile DIR]   (V8 CPU profile of the component, written at its exit)\n" +
+            "                            [--no-multicast]  (fan-out without Prosody's mod_mls_multicast: one stanza per device)\n" +
             "--low-rate R: also a steady phase at R msg/s (min(messages, 10 s) messages) where neither system saturates; 0: none.\n" +
             "--quick: 300 messages and 1,000 idle rooms unless given.\n",
         );
@@ -172,7 +179,10 @@ async function throughputPart(prosody: ProsodyHandle, workDir: string): Promise<
     prosody,
     storePath: path.join(workDir, "throughput.sqlite"),
     cpuProfileDir: opts.profileDir,
+    multicast: opts.multicast,
   });
+  log(`component fan-out: ${component.multicast === "available" ? `through ${prosody.multicastDomain} (XEP-0033)` : `one stanza per device (multicast ${component.multicast})`}`);
+  if (opts.multicast && component.multicast !== "available") throw new Error(`the multicast service did not work (${component.multicast})`);
   const clients = await connectAll(prosody, names, "pw", "bench");
   log(`${clients.length} clients connected (SASL PLAIN)`);
   try {
@@ -337,7 +347,7 @@ function ratio(a: number, b: number): number {
 async function main(): Promise<number> {
   const t0 = performance.now();
   const workDir = mkdtempSync(path.join(tmpdir(), "xmb-bench-room-"));
-  const prosody = await startProsody({ muc: true });
+  const prosody = await startProsody({ muc: true, multicast: opts.multicast });
   log(`Prosody on 127.0.0.1:${prosody.c2sPort}; component ${prosody.componentDomain}; MUC ${prosody.mucDomain}`);
   let throughput: Awaited<ReturnType<typeof throughputPart>> | undefined;
   let memory: MemoryReport | undefined;

@@ -19,6 +19,7 @@ import { isStanzaError, stanzaError } from "../xmpp/stanza-error.js";
 import { attr, xml, type Element } from "../xmpp/xml.js";
 import { mlsError, toStanzaError } from "./errors.js";
 import type { Metrics } from "../http.js";
+import type { Multicast } from "../multicast.js";
 import { Occupancy } from "./occupancy.js";
 import { b64, caughtUp, copiesFor, countElement, deviceEntryMessage, entryMessage, fromB64, welcomeMessage } from "./stanzas.js";
 
@@ -33,6 +34,8 @@ export interface MlsLayerOptions {
   readonly send: (stanza: Element) => Promise<void>;
   /** Serialized stanzas in one write (the fan-out uses it when given). */
   readonly sendRaw?: (xml: string) => Promise<void>;
+  /** An XEP-0033 multicast service for the fan-out (used with sendRaw, when it works). */
+  readonly multicast?: Multicast;
   readonly logger: Logger;
   readonly limits: {
     readonly maxStanzaBytes: number;
@@ -380,10 +383,13 @@ export class MlsLayer {
     // Devices with no bound session get nothing live, and their cursor stays where it is.
     const reached: DeviceRef[] = [];
     if (this.o.sendRaw && targets.length > 0) {
-      // The copies differ only in 'to': serialized once, written at once.
+      // The copies differ only in 'to': serialized once, written at once; or
+      // one stanza to the multicast service, which makes the copies.
       const copy = copiesFor(build);
+      const jids = targets.flatMap((t) => t.jids);
+      const multicast = jids.length > 1 && this.o.multicast?.jid !== undefined ? this.o.multicast : undefined;
       try {
-        await this.o.sendRaw(targets.map((t) => t.jids.map(copy).join("")).join(""));
+        await this.o.sendRaw(multicast ? multicast.stanzas(build, jids, copy) : jids.map(copy).join(""));
         for (const t of targets) reached.push(t.device);
         this.metrics?.fanout.inc(targets.reduce((n, t) => n + t.jids.length, 0));
       } catch (err) {

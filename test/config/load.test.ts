@@ -13,6 +13,7 @@ import {
   parseHostPort,
   type LoadOptions,
 } from "../../config/index.js";
+import { defaultText } from "../../config/options.js";
 
 /** A fake file system for the loader: path -> contents. */
 function files(map: Record<string, string>, cwd = "/srv"): LoadOptions {
@@ -48,6 +49,7 @@ describe("defaults", () => {
         secret: "env-secret",
         server: "127.0.0.1:5347",
         reconnect: { initialDelayMs: 1000, maxDelayMs: 60_000 },
+        multicast: null,
       },
       store: { path: "/srv/data/xmpp-mls-bridge.sqlite" },
       log: { level: "info", format: "json" },
@@ -147,6 +149,7 @@ describe("layers: defaults < file < env < flags", () => {
       "component.server": ["h:1", "h:1"],
       "component.reconnect.initialDelayMs": ["20", 20],
       "component.reconnect.maxDelayMs": ["30", 30],
+      "component.multicast": ["multicast.example.org", "multicast.example.org"],
       "store.path": [":memory:", ":memory:"],
       "log.level": ["error", "error"],
       "log.format": ["pretty", "pretty"],
@@ -252,6 +255,14 @@ describe("validation errors name the field, the value and its source", () => {
     );
   });
 
+  it("the multicast service is a domain, or off", () => {
+    expect(loadConfig(["--multicast", "multicast.example.org"], SECRET).component.multicast).toBe("multicast.example.org");
+    expect(loadConfig(["--multicast", "off"], SECRET).component.multicast).toBeNull();
+    expect(configError(() => loadConfig([], { ...SECRET, XMB_MULTICAST: "x@multicast" })).message).toBe(
+      "component.multicast: expected the multicast service's domain (like multicast.example.org) or off, got 'x@multicast' (from env XMB_MULTICAST)",
+    );
+  });
+
   it("domain must be a plain lowercase domain", () => {
     expect(configError(() => loadConfig(["--domain", "user@mls.example"], SECRET)).message).toBe(
       "component.domain: expected a lowercase domain name like mls.example.org, got 'user@mls.example' (from --domain)",
@@ -309,7 +320,7 @@ describe("parseCli actions", () => {
       if (o.flag) {
         expect(text).toContain(`--${o.flag}`);
         if (o.key !== "component.secret") {
-          const def = String(o.key.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], DEFAULTS));
+          const def = defaultText(o.key);
           expect(text, o.flag).toMatch(new RegExp(`--${o.flag}\\b[^]*?default: ${def.replace(/[.]/g, "\\.")}; env: ${o.env}`));
         }
       } else {

@@ -73,6 +73,12 @@ export interface WorldOptions {
   users: readonly string[];
   /** "in-process" (default): startComponent in this process; "child": node --import tsx component/main.ts. */
   component?: "in-process" | "child";
+  /**
+   * The fan-out path: "trusted" (default): Prosody runs mod_mls_multicast and the component uses it;
+   * "untrusted": the module runs but does not trust the component (every fan-out is refused, then re-sent directly);
+   * "none": no multicast service, one stanza per device.
+   */
+  multicast?: "trusted" | "untrusted" | "none";
   /** Extra component configuration (merged over the suite's defaults). */
   config?: { limits?: ConfigInput["limits"]; rooms?: ConfigInput["rooms"]; mls?: ConfigInput["mls"] };
 }
@@ -241,7 +247,11 @@ export class World {
 
   static async start(o: WorldOptions): Promise<World> {
     const w = new World(o);
-    w.prosody = await startProsody();
+    const multicast = o.multicast ?? "trusted";
+    w.prosody = await startProsody({
+      multicast: multicast !== "none",
+      ...(multicast === "untrusted" ? { multicastTrusted: ["someone-else.localhost"] } : {}),
+    });
     await w.prosody.createUsers(o.users.map((username) => ({ username, password: PASSWORD })));
     await w.startComponent();
     return w;
@@ -273,6 +283,7 @@ export class World {
         secret: this.prosody.componentSecret,
         server: `127.0.0.1:${this.prosody.componentPort}`,
         reconnect: { initialDelayMs: 50, maxDelayMs: 400 },
+        multicast: this.prosody.multicastDomain ?? null,
       },
       store: { path: this.dbPath },
       log: { level: "debug", format: "json" },
@@ -317,6 +328,8 @@ export class World {
         this.dbPath,
         "--http-listen",
         "off",
+        "--multicast",
+        this.prosody.multicastDomain ?? "off",
         "--log-level",
         "debug",
         "--log-format",

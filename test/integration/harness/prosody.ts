@@ -19,12 +19,16 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import { startWatchdog, trackForCleanup } from "./cleanup.js";
 import { canConnect, freePorts, LOOPBACK } from "./ports.js";
 
 const execFileP = promisify(execFile);
+
+/** The project's Prosody module (XEP-0033 multicast for the bridge). */
+export const MULTICAST_MODULE = fileURLToPath(new URL("../../../component/prosody/mod_mls_multicast.lua", import.meta.url));
 
 export interface StartProsodyOptions {
   /** The VirtualHost users log in to. Default "localhost". */
@@ -35,6 +39,13 @@ export interface StartProsodyOptions {
   componentSecret?: string;
   /** Add Prosody's own MUC service: true = "conference.<host>", or the domain to use. */
   muc?: boolean | string;
+  /**
+   * Add the project's XEP-0033 multicast service (component/prosody/mod_mls_multicast.lua),
+   * trusting the bridge's component: true = "multicast.<host>", or the domain to use.
+   */
+  multicast?: boolean | string;
+  /** The components the multicast service trusts. Default: the bridge's component only. */
+  multicastTrusted?: readonly string[];
   /** Enable s2s on a free loopback port (no TLS, dialback). Default false: no s2s listener. */
   s2s?: boolean;
   /** Allow in-band registration (XEP-0077). Default false. */
@@ -61,6 +72,8 @@ export interface ProsodyHandle {
   readonly componentDomain: string;
   readonly componentSecret: string;
   readonly mucDomain?: string;
+  /** The multicast service's domain, when `multicast` was asked for. */
+  readonly multicastDomain?: string;
   readonly s2sPort?: number;
   /** "xmpp://127.0.0.1:<c2sPort>": the `service` for @xmpp/client. */
   readonly c2sService: string;
@@ -249,6 +262,7 @@ class ProsodyInstance implements ProsodyHandle {
   readonly componentDomain: string;
   readonly componentSecret: string;
   readonly mucDomain?: string;
+  readonly multicastDomain?: string;
   readonly dataDir: string;
   readonly configFile: string;
   readonly logFile: string;
@@ -274,6 +288,7 @@ class ProsodyInstance implements ProsodyHandle {
     this.componentDomain = options.componentDomain ?? "mls.localhost";
     this.componentSecret = options.componentSecret ?? randomBytes(16).toString("hex");
     if (options.muc) this.mucDomain = typeof options.muc === "string" ? options.muc : `conference.${this.host}`;
+    if (options.multicast) this.multicastDomain = typeof options.multicast === "string" ? options.multicast : `multicast.${this.host}`;
     this.dataDir = path.join(dir, "data");
     this.configFile = path.join(dir, "prosody.cfg.lua");
     this.logFile = path.join(dir, "prosody.log");
@@ -455,6 +470,7 @@ class ProsodyInstance implements ProsodyHandle {
       'authentication = "internal_plain"',
       'storage = "internal"',
       `allow_registration = ${o.allowRegistration ? "true" : "false"}`,
+      ...(this.multicastDomain ? [`plugin_paths = { ${q(path.join(this.dir, "plugins"))} }`] : []),
       ...(o.extraConfig ? ["", o.extraConfig] : []),
       "",
       `VirtualHost ${q(this.host)}`,
@@ -464,8 +480,19 @@ class ProsodyInstance implements ProsodyHandle {
       ...(this.mucDomain
         ? ["", `Component ${q(this.mucDomain)} "muc"`, "  muc_room_locking = false", "  restrict_room_creation = false"]
         : []),
+      ...(this.multicastDomain
+        ? ["", `Component ${q(this.multicastDomain)} "mls_multicast"`, `  multicast_trusted_components = { ${(o.multicastTrusted ?? [this.componentDomain]).map(q).join(", ")} }`]
+        : []),
       "",
     ];
+    if (this.multicastDomain) {
+      // A copy the prosody user can read, whatever the checkout's permissions.
+      const plugins = path.join(this.dir, "plugins");
+      await fs.mkdir(plugins, { recursive: true });
+      await fs.copyFile(MULTICAST_MODULE, path.join(plugins, "mod_mls_multicast.lua"));
+      await this.chown(plugins);
+      await this.chown(path.join(plugins, "mod_mls_multicast.lua"));
+    }
     await fs.writeFile(this.configFile, lines.join("\n"), { mode: 0o600 });
     await this.chown(this.dir);
     await this.chown(this.dataDir);

@@ -1,0 +1,165 @@
+// Fan-out through an XEP-0033 multicast service (docs/operators.md,
+// component/prosody/mod_mls_multicast.lua).
+//
+// Without one, a fan-out to N devices is N stanzas that the server parses,
+// routes and serializes; with one, it is one stanza carrying N 'bcc'
+// addresses, and the server makes the copies (as its own MUC does).
+//
+// The service is used only after it answered disco#info with the XEP-0033
+// feature (XEP-0033 §2), on every (re)connection. If it refuses a stanza
+// anyway, the recent fan-outs it refers to are sent again directly, and the
+// component stops using it until the next connection: a device never misses
+// a message because of the multicast path.
+
+import type { Logger } from "../config/index.js";
+import { NS } from "./xmpp/ns.js";
+import { attr, xml, type Element } from "./xmpp/xml.js";
+
+export const NS_ADDRESS = "http://jabber.org/protocol/address";
+
+export interface MulticastOptions {
+  /** The service's JID (config `component.multicast`). */
+  readonly service: string;
+  /** The component's domain: the probe's 'from'. */
+  readonly domain: string;
+  readonly send: (stanza: Element) => Promise<void>;
+  /** Writes serialized stanzas (the direct re-send after a refusal). */
+  readonly sendRaw: (xml: string) => Promise<void>;
+  readonly logger: Logger;
+  /** Addresses per stanza (mod_mls_multicast accepts up to 1,000 by default). */
+  readonly maxAddresses?: number;
+  /** How long a fan-out is kept for a re-send after a refusal. Default 10 s. */
+  readonly keepMs?: number;
+}
+
+export type MulticastState = "unknown" | "probing" | "available" | "unavailable";
+
+interface Sent {
+  /** For a re-send: the recipients and their direct copies (serialized on demand). */
+  readonly jids: readonly string[];
+  readonly direct: (jid: string) => string;
+  readonly at: number;
+}
+
+export class Multicast {
+  private _state: MulticastState = "unknown";
+  private probeId: string | undefined;
+  private probes = 0;
+  /** Recent fan-outs by (sender, id): what an error from the service refers to. */
+  private readonly recent = new Map<string, Sent>();
+  private readonly max: number;
+  private readonly keepMs: number;
+  private readonly log: Logger;
+
+  constructor(private readonly o: MulticastOptions) {
+    this.max = o.maxAddresses ?? 500;
+    this.keepMs = o.keepMs ?? 10_000;
+    this.log = o.logger.child({ module: "multicast" });
+  }
+
+  get state(): MulticastState {
+    return this._state;
+  }
+
+  /** The service to send fan-outs to, when it is known to work. */
+  get jid(): string | undefined {
+    return this._state === "available" ? this.o.service : undefined;
+  }
+
+  /** After each (re)connection: asks the service for its features (XEP-0033 §2). */
+  async probe(): Promise<void> {
+    this.probes += 1;
+    const id = `multicast-probe-${this.probes}`;
+    this.probeId = id;
+    this._state = "probing";
+    try {
+      await this.o.send(xml("iq", { type: "get", id, from: this.o.domain, to: this.o.service }, xml("query", { xmlns: NS.DISCO_INFO })));
+    } catch (err) {
+      this._state = "unknown";
+      this.log.debug({ err }, "multicast probe not sent");
+    }
+  }
+
+  /** The connection is gone: the service is asked again on the next one. */
+  offline(): void {
+    this._state = "unknown";
+    this.probeId = undefined;
+    this.recent.clear();
+  }
+
+  /**
+   * Takes what is meant for this module: the probe's answer, and errors from
+   * the service. Returns true when the stanza was consumed.
+   */
+  intercept(stanza: Element): boolean {
+    if (attr(stanza, "from") !== this.o.service) return false;
+    const type = attr(stanza, "type");
+    if (stanza.name === "iq" && (type === "result" || type === "error")) {
+      if (attr(stanza, "id") !== this.probeId || this.probeId === undefined) return true;
+      this.probeId = undefined;
+      const features = stanza.getChild("query", NS.DISCO_INFO)?.getChildren("feature").map((f) => attr(f, "var")) ?? [];
+      if (type === "result" && features.includes(NS_ADDRESS)) {
+        this._state = "available";
+        this.log.info({ service: this.o.service }, "fan-out through the XEP-0033 multicast service");
+      } else {
+        this._state = "unavailable";
+        this.log.warn(
+          { service: this.o.service, answer: type === "error" ? errorCondition(stanza) : "no XEP-0033 feature" },
+          "the configured multicast service does not work: fan-out sends one stanza per device",
+        );
+      }
+      return true;
+    }
+    if (stanza.name === "message" && type === "error") {
+      const key = sentKey(attr(stanza, "to") ?? "", attr(stanza, "id") ?? "");
+      const sent = this.recent.get(key);
+      if (this._state === "available") {
+        this._state = "unavailable";
+        this.log.warn(
+          { service: this.o.service, condition: errorCondition(stanza) },
+          "the multicast service refused a fan-out: sending one stanza per device until the next connection",
+        );
+      }
+      if (sent) {
+        this.recent.delete(key);
+        this.o.sendRaw(sent.jids.map(sent.direct).join("")).catch((err: unknown) => this.log.debug({ err }, "direct re-send failed (offline): devices catch up"));
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The serialized stanzas of one fan-out through the service: `build(to)`
+   * with 'to' the service and 'bcc' addresses for `jids`, in chunks.
+   * `direct(jid)` gives the copy for one recipient, kept for a re-send.
+   */
+  stanzas(build: (to: string) => Element, jids: readonly string[], direct: (jid: string) => string): string {
+    let out = "";
+    let key = "";
+    for (let i = 0; i < jids.length; i += this.max) {
+      const el = build(this.o.service);
+      if (i === 0) key = sentKey(attr(el, "from") ?? "", attr(el, "id") ?? "");
+      const chunk = jids.slice(i, i + this.max);
+      el.append(xml("addresses", { xmlns: NS_ADDRESS }, ...chunk.map((jid) => xml("address", { type: "bcc", jid }))));
+      out += el.toString();
+    }
+    this.remember(key, { jids, direct, at: Date.now() });
+    return out;
+  }
+
+  private remember(key: string, sent: Sent): void {
+    for (const [k, v] of this.recent) {
+      if (sent.at - v.at <= this.keepMs) break; // insertion order = time order
+      this.recent.delete(k);
+    }
+    this.recent.delete(key);
+    this.recent.set(key, sent);
+  }
+}
+
+const sentKey = (from: string, id: string) => `${from}\n${id}`;
+
+function errorCondition(stanza: Element): string | undefined {
+  return stanza.getChild("error")?.getChildElements()[0]?.name;
+}
