@@ -522,10 +522,7 @@ export class DeliveryService {
         ...(s.clientId !== undefined ? { clientId: s.clientId } : {}),
         ...(s.senderNick !== undefined ? { senderNick: s.senderNick } : {}),
       };
-      await this.store.transaction(async (tx) => {
-        await tx.appendEntry(entry);
-        await tx.setNextSeq(room, entry.seq + 1n);
-      });
+      await this.store.appendEntry(entry); // one statement: it also advances the room's next seq (migration 3)
       r.nextSeq = entry.seq + 1n;
       const to = [...r.devices().values()].map((d) => d.device).filter((d) => !r.hasPendingRemove(d));
       return { entry, output: { fanout: [{ room, entry, to, asWelcome: false }], lowWater: [] } };
@@ -609,12 +606,10 @@ export class DeliveryService {
     if (moves.length === 0) return this.cursorWrites;
     this.cursorWrites = this.cursorWrites
       .then(() =>
-        this.store.transaction(async (tx) => {
-          for (const c of moves) {
-            // A room deleted meanwhile makes its row fail alone; the others are still written.
-            await tx.advanceCursor(c.room, c.device.bareJid, c.device.deviceId, c.seq).catch(() => undefined);
-          }
-        }),
+        // One transaction, few statements (a room deleted meanwhile is skipped).
+        this.store.transaction((tx) =>
+          tx.advanceCursors(moves.map((c) => ({ room: c.room, bareJid: c.device.bareJid, deviceId: c.device.deviceId, seq: c.seq }))),
+        ),
       )
       .then(
         () => {

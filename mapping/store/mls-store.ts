@@ -3,6 +3,7 @@
 
 import type {
   ClaimedKeyPackage,
+  CursorMove,
   DeviceEntry,
   DeviceRecord,
   EpochRecord,
@@ -53,8 +54,6 @@ export interface GroupStore {
   createGroup(group: GroupRecord, genesis: EpochRecord): Promise<void>;
   /** Replaces the group row (state, epoch, GroupInfo, counters). */
   saveGroup(group: GroupRecord): Promise<void>;
-  /** Only the next seq (an application message does not change the group). */
-  setNextSeq(room: string, nextSeq: bigint): Promise<void>;
   /**
    * Records a new epoch in the DAG. Rejects with "exists" when the room
    * already has this epoch number: the first commit of an epoch wins.
@@ -64,7 +63,10 @@ export interface GroupStore {
 }
 
 export interface LogStore {
-  /** Appends an entry; its seq must be the group's next one. */
+  /**
+   * Appends an entry; its seq must be the group's next one. The group's next
+   * seq becomes at least seq + 1 in the same statement.
+   */
   appendEntry(entry: LogEntry): Promise<void>;
   getEntry(room: string, seq: bigint): Promise<LogEntry | undefined>;
   /** Oldest retained seq of a room (undefined when the log is empty). */
@@ -84,8 +86,8 @@ export interface LogStore {
   listSpans(room: string, bareJid: string, deviceId: string): Promise<MembershipSpan[]>;
 
   getCursor(room: string, bareJid: string, deviceId: string): Promise<bigint>;
-  /** Moves the cursor forward (never back). */
-  advanceCursor(room: string, bareJid: string, deviceId: string, seq: bigint): Promise<void>;
+  /** Moves these cursors forward (never back), in few statements; moves of rooms that no longer exist are skipped. */
+  advanceCursors(moves: readonly CursorMove[]): Promise<void>;
 
   listPending(room: string): Promise<PendingProposalRecord[]>;
   addPending(p: PendingProposalRecord): Promise<void>;

@@ -107,6 +107,14 @@ export interface MembershipSpan {
   untilSeq?: bigint;
 }
 
+/** A device's delivery cursor moved to `seq` (§6.8). */
+export interface CursorMove {
+  room: string;
+  bareJid: string;
+  deviceId: string;
+  seq: bigint;
+}
+
 /** A log entry as one device receives it. */
 export interface DeviceEntry extends LogEntry {
   /** True when this device gets the entry's Welcome instead of the entry itself. */

@@ -78,6 +78,11 @@ describe("delivery cursors, written behind", () => {
     await ds.delivered("a@mls.localhost", d, 9n);
     await ds.flushCursors();
     expect(await store.getCursor("a@mls.localhost", d.bareJid, d.deviceId)).toBe(9n);
+    // Many devices at once (the store writes them in chunks of rows per statement).
+    const many = Array.from({ length: 450 }, (_, i) => ({ bareJid: `u${i}@localhost`, deviceId: "D" }));
+    for (const [i, m] of many.entries()) await ds.delivered("a@mls.localhost", m, BigInt(10 + i));
+    await ds.flushCursors();
+    for (const i of [0, 199, 200, 449]) expect(await store.getCursor("a@mls.localhost", many[i]!.bareJid, "D")).toBe(BigInt(10 + i));
     await store.close();
   });
 });

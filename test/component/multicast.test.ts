@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 
 import { createLogger } from "../../config/index.js";
-import { Multicast, NS_ADDRESS } from "../../component/multicast.js";
+import { Multicast, NS_ADDRESS, NS_COMPACT } from "../../component/multicast.js";
 import { copiesFor, entryMessage } from "../../component/mls/stanzas.js";
 import type { LogEntry } from "../../mapping/store/index.js";
 import { NS } from "../../component/xmpp/ns.js";
@@ -105,6 +105,19 @@ describe("Multicast", () => {
       el.getChild("addresses", NS_ADDRESS)!.getChildren("address").map((a) => a.attrs["jid"]),
     );
     expect(all).toEqual(to);
+  });
+
+  it("uses the compact list (one JID per line) when the service advertises it", async () => {
+    const { m, answer } = setup(2);
+    await m.probe();
+    m.intercept(answer([NS_ADDRESS, NS_COMPACT]));
+    const to = [...jids(4), "dave@example.org/it's <me> & \"you\""];
+    const out = parseAll(m.stanzas(build, to, copiesFor(build)));
+    expect(out).toHaveLength(3);
+    const lists = out.map((el) => el.getChild("addresses", NS_COMPACT)!);
+    expect(lists.every((l) => l.getChildElements().length === 0)).toBe(true);
+    expect(lists.map((l) => l.getText().split("\n"))).toEqual([to.slice(0, 2), to.slice(2, 4), to.slice(4)]);
+    for (const el of out) expect(el.getChild("addresses", NS_ADDRESS)).toBeUndefined();
   });
 
   it("re-sends a refused fan-out directly and stops using the service until the next connection", async () => {

@@ -9,11 +9,8 @@
 //  - types stay portable to PostgreSQL: INTEGER (0/1 for booleans,
 //    milliseconds for times), TEXT (JSON as text), BLOB for bytes.
 //
-// Planned next (MLS layer): groups (room -> MLS group, public state), epochs
-// (a DAG: epoch number, epoch id, parent), the message log with a per-room
-// sequence number, device delivery cursors, KeyPackages. Each comes as a new
-// migration below, with its tables referencing rooms(jid) ON DELETE CASCADE
-// so that deleteRoom() removes everything of a room.
+// MLS tables reference rooms(jid) ON DELETE CASCADE, so that deleteRoom()
+// removes everything of a room.
 
 import type { SqlParams } from "./db.js";
 import { MLS_TABLES } from "./migration-mls.js";
@@ -81,6 +78,18 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: "mls groups, epochs, log, devices, key packages",
     up: sql(MLS_TABLES),
+  },
+  {
+    version: 3,
+    name: "log entries advance the room's next seq",
+    // An application message is then one INSERT (one implicit transaction)
+    // instead of BEGIN, INSERT, UPDATE, COMMIT: it is on every message's path.
+    up: sql(`
+      CREATE TRIGGER mls_log_advances_next_seq AFTER INSERT ON mls_log
+      BEGIN
+        UPDATE mls_groups SET next_seq = MAX(next_seq, NEW.seq + 1) WHERE room = NEW.room;
+      END;
+    `),
   },
 ];
 

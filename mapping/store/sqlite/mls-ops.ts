@@ -8,6 +8,7 @@ import { StoreError } from "../errors.js";
 import type { MlsStoreTx } from "../mls-store.js";
 import type {
   ClaimedKeyPackage,
+  CursorMove,
   DeviceEntry,
   DeviceRecord,
   EpochRecord,
@@ -328,10 +329,6 @@ export class MlsSqliteOps implements MlsStoreTx {
     if (r.changes === 0) throw new StoreError("not_found", `room '${g.room}' is not bound`);
   }
 
-  async setNextSeq(room: string, nextSeq: bigint): Promise<void> {
-    await this.db.run("UPDATE mls_groups SET next_seq = ? WHERE room = ?", [n(nextSeq), room]);
-  }
-
   async addEpoch(e: EpochRecord): Promise<void> {
     try {
       await this.db.run(
@@ -476,12 +473,18 @@ export class MlsSqliteOps implements MlsStoreTx {
     return BigInt(r?.delivered_seq ?? 0);
   }
 
-  async advanceCursor(room: string, bareJid: string, deviceId: string, seq: bigint): Promise<void> {
-    await this.db.run(
-      `INSERT INTO mls_cursors (room, bare_jid, device_id, delivered_seq) VALUES (?, ?, ?, ?)
-       ON CONFLICT (room, bare_jid, device_id) DO UPDATE SET delivered_seq = MAX(delivered_seq, excluded.delivered_seq)`,
-      [room, bareJid, deviceId, n(seq)],
-    );
+  async advanceCursors(moves: readonly CursorMove[]): Promise<void> {
+    // 200 rows (800 parameters) per statement, well under SQLite's limit.
+    for (let i = 0; i < moves.length; i += 200) {
+      const chunk = moves.slice(i, i + 200);
+      await this.db.run(
+        `INSERT INTO mls_cursors (room, bare_jid, device_id, delivered_seq)
+         SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES ${chunk.map(() => "(?, ?, ?, ?)").join(", ")}) AS v
+          WHERE EXISTS (SELECT 1 FROM rooms r WHERE r.jid = v.column1)
+         ON CONFLICT (room, bare_jid, device_id) DO UPDATE SET delivered_seq = MAX(delivered_seq, excluded.delivered_seq)`,
+        chunk.flatMap((m) => [m.room, m.bareJid, m.deviceId, n(m.seq)]),
+      );
+    }
   }
 
   async listPending(room: string): Promise<PendingProposalRecord[]> {

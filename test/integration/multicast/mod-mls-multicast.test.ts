@@ -18,6 +18,7 @@ import {
 } from "../harness/index.js";
 
 const NS_ADDRESS = "http://jabber.org/protocol/address";
+const NS_COMPACT = "urn:xmpp:mls:multicast:0";
 const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 
 const withPayload = (text: string) => (s: Element) => s.is("message") && s.getChildText("payload", "urn:example:test") === text;
@@ -64,7 +65,7 @@ describe("mod_mls_multicast (XEP-0033 multicast for the bridge)", () => {
     const info = await alice.iqCaller.request(xml("iq", { type: "get", to: service }, xml("query", { xmlns: NS_DISCO_INFO })));
     const query = info.getChild("query", NS_DISCO_INFO)!;
     expect(query.getChildren("identity").map((i) => `${i.attrs["category"]}/${i.attrs["type"]}`)).toContain("service/multicast");
-    expect(query.getChildren("feature").map((f) => f.attrs["var"])).toContain(NS_ADDRESS);
+    expect(query.getChildren("feature").map((f) => f.attrs["var"])).toEqual(expect.arrayContaining([NS_ADDRESS, NS_COMPACT]));
   });
 
   it("delivers one stanza to every bcc address, re-addressed, without the addresses", async () => {
@@ -106,6 +107,25 @@ describe("mod_mls_multicast (XEP-0033 multicast for the bridge)", () => {
     await expect(toAlice).rejects.toThrow(/no matching stanza/);
   });
 
+  const compact = (id: string, text: string, list: string, from = "room@mls.localhost/nick") =>
+    xml(
+      "message",
+      { from, to: service, type: "groupchat", id },
+      xml("payload", { xmlns: "urn:example:test" }, text),
+      xml("addresses", { xmlns: NS_COMPACT }, list),
+    );
+
+  it("delivers the compact form (one JID per line) to every line, without the list", async () => {
+    const got = [alice, bob, carol].map((c) => nextStanza(c, withPayload("compact")));
+    await component.send(compact("k1", "compact", "alice@localhost/r1\nbob@localhost/r1\ncarol@localhost/r1\n"));
+    const copies = await Promise.all(got);
+    copies.forEach((copy, i) => {
+      expect(copy.attrs["to"]).toBe(`${["alice", "bob", "carol"][i]}@localhost/r1`);
+      expect(copy.attrs["id"]).toBe("k1");
+      expect(copy.getChild("addresses", NS_COMPACT)).toBeUndefined();
+    });
+  });
+
   const refused = async (from: TestClient | TestComponent, stanza: Element, condition: string) => {
     const watchers = [alice, bob, carol].map((c) => nextStanza(c, withPayload(stanza.getChildText("payload", "urn:example:test")!), 800));
     const error = nextStanza(from, (s) => s.is("message") && s.attrs["type"] === "error" && s.attrs["id"] === stanza.attrs["id"]);
@@ -131,7 +151,19 @@ describe("mod_mls_multicast (XEP-0033 multicast for the bridge)", () => {
   });
 
   it("refuses more addresses than allowed (policy-violation), delivering none", async () => {
-    const many = Array.from({ length: 1_001 }, (_, i) => address("bcc", i === 0 ? "bob@localhost/r1" : `user${i}@localhost/x`));
-    await refused(component, multicast("c4", "too many", many), "policy-violation");
+    const many = Array.from({ length: 1_001 }, (_, i) => (i === 0 ? "bob@localhost/r1" : `user${i}@localhost/x`));
+    await refused(component, multicast("c4", "too many", many.map((jid) => address("bcc", jid))), "policy-violation");
+    await refused(component, compact("c5", "too many, compact", many.join("\n")), "policy-violation");
+  });
+
+  it("refuses a compact list with a line that is not a JID, or with no line", async () => {
+    await refused(component, compact("c6", "bad line", "bob@localhost/r1\n@/x"), "jid-malformed");
+    await refused(component, compact("c7", "empty list", "\n"), "bad-request");
+  });
+
+  it("refuses the compact form from anyone but a trusted component", async () => {
+    const stanza = compact("c8", "compact from a client", "bob@localhost/r1");
+    delete stanza.attrs["from"];
+    await refused(alice, stanza, "forbidden");
   });
 });

@@ -193,10 +193,19 @@ describe("DeliveryService", () => {
     const got = bob.group!.process(msg(sent.entry.payload));
     expect(got.kind === "application" && new TextDecoder().decode(got.data)).toBe("hi");
 
+    // The stored next seq follows the log (one INSERT per application message), so a restarted DS continues after it.
+    expect((await store.getGroup(ROOM))!.nextSeq).toBe(sent.entry.seq + 1n);
+    const restarted = new DeliveryService(store, { channelDevices: () => channelDevices }, { ...DEFAULT_DS_OPTIONS, domain: "mls.localhost", provider: nativeProvider });
+    await restarted.start();
+    const again = await restarted.submitApplication(ROOM, { message: bytes(alice.group!.encrypt(utf8Bytes("again"))), device: alice.ref });
+    expect(again.entry.seq).toBe(sent.entry.seq + 1n);
+    expect((await store.getGroup(ROOM))!.nextSeq).toBe(again.entry.seq + 1n);
+    bob.group!.process(msg(again.entry.payload));
+
     // Bob's catch-up (e.g. after being offline) starts at his Welcome.
     const cu = await ds.catchUp(ROOM, bob.ref, 0n, 100);
     expect(cu.entries[0]!.asWelcome).toBe(true);
-    expect(cu.entries.map((e) => e.seq)).toEqual([win.seq, sent.entry.seq]);
+    expect(cu.entries.map((e) => e.seq)).toEqual([win.seq, sent.entry.seq, again.entry.seq]);
     expect(cu.complete).toBe(true);
 
     // Revoking Bob: Remove proposed; his application delivery stops at once.
