@@ -16,6 +16,8 @@ export class Occupancy implements OccupancyView {
   private readonly bound = new Map<string, Map<string, Binding>>();
   /** room -> device key -> departure time (channels, grace period) */
   private readonly departed = new Map<string, Map<string, { device: DeviceRef; at: number }>>();
+  /** room -> jidsByDevice(room), until the room's bindings change (every fan-out reads it). */
+  private readonly byDevice = new Map<string, ReadonlyMap<string, readonly string[]>>();
 
   constructor(
     private readonly graceMs: number,
@@ -28,6 +30,7 @@ export class Occupancy implements OccupancyView {
     // A device is bound to one full JID at a time: the newest binding wins.
     for (const [jid, b] of m) if (deviceKey(b.device) === deviceKey(device) && jid !== fullJid) m.delete(jid);
     m.set(fullJid, { device, nick });
+    this.byDevice.delete(room);
     this.departed.get(room)?.delete(deviceKey(device));
   }
 
@@ -37,6 +40,7 @@ export class Occupancy implements OccupancyView {
     const b = m?.get(fullJid);
     if (!b) return undefined;
     m!.delete(fullJid);
+    this.byDevice.delete(room);
     if (m!.size === 0) this.bound.delete(room);
     if (graceful) {
       let d = this.departed.get(room);
@@ -59,7 +63,9 @@ export class Occupancy implements OccupancyView {
   }
 
   /** Every bound full JID of the room, by device key (for the fan-out: one pass instead of one per device). */
-  jidsByDevice(room: string): Map<string, string[]> {
+  jidsByDevice(room: string): ReadonlyMap<string, readonly string[]> {
+    const cached = this.byDevice.get(room);
+    if (cached) return cached;
     const out = new Map<string, string[]>();
     for (const [jid, b] of this.bound.get(room) ?? []) {
       const k = deviceKey(b.device);
@@ -67,6 +73,7 @@ export class Occupancy implements OccupancyView {
       if (list) list.push(jid);
       else out.set(k, [jid]);
     }
+    this.byDevice.set(room, out);
     return out;
   }
 
@@ -92,6 +99,7 @@ export class Occupancy implements OccupancyView {
 
   forgetRoom(room: string): void {
     this.bound.delete(room);
+    this.byDevice.delete(room);
     this.departed.delete(room);
   }
 }

@@ -190,15 +190,18 @@ export class RoomMls {
     return new RoomMls(room, group, groupInfoBytes, 0n, []);
   }
 
-  /** Leaves by device. */
-  devices(): Map<string, { device: DeviceRef; leaf: number }> {
-    const out = new Map<string, { device: DeviceRef; leaf: number }>();
+  /** Leaves by device; membership changes only with the epoch, so it is computed once per epoch. */
+  devices(): ReadonlyMap<string, { readonly device: DeviceRef; readonly leaf: number }> {
+    if (this.devicesOf?.epoch === this.group.epoch) return this.devicesOf.map;
+    const map = new Map<string, { device: DeviceRef; leaf: number }>();
     for (const m of this.group.members()) {
       const d = deviceOfLeaf(m.leafNode);
-      if (d) out.set(deviceKey(d), { device: d, leaf: m.leafIndex });
+      if (d) map.set(deviceKey(d), { device: d, leaf: m.leafIndex });
     }
-    return out;
+    this.devicesOf = { epoch: this.group.epoch, map };
+    return map;
   }
+  private devicesOf: { epoch: bigint; map: ReadonlyMap<string, { readonly device: DeviceRef; readonly leaf: number }> } | undefined;
 
   leafOf(device: DeviceRef): number | undefined {
     return this.devices().get(deviceKey(device))?.leaf;

@@ -55,6 +55,14 @@ describe("Occupancy.jidsByDevice", () => {
     expect(m.get(deviceKey(a))).toEqual(["alice@localhost/1"]);
     expect(m.get(deviceKey(b))).toEqual(["bob@localhost/1"]);
     expect(o.jidsByDevice("none@mls").size).toBe(0);
+    // Kept between fan-outs, and up to date after every change of the room's bindings.
+    expect(o.jidsByDevice("r@mls")).toBe(m);
+    o.bind("r@mls", "alice@localhost/2", a, "alice");
+    expect(o.jidsByDevice("r@mls").get(deviceKey(a))).toEqual(["alice@localhost/2"]);
+    o.unbind("r@mls", "bob@localhost/1", true);
+    expect(o.jidsByDevice("r@mls").has(deviceKey(b))).toBe(false);
+    o.forgetRoom("r@mls");
+    expect(o.jidsByDevice("r@mls").size).toBe(0);
   });
 });
 
