@@ -107,6 +107,26 @@ describe.each(PROVIDERS)("edge cases ($name)", ({ provider, prims }) => {
       }
     });
 
+    // P-384 and P-521 public keys are imported through DER SubjectPublicKeyInfo, P-256 through JWK: both must refuse.
+    it.each([
+      [7, 97],
+      [5, 133],
+    ])("suite %i: off-curve, truncated and all-zero points are InvalidKey", (suite, npk) => {
+      const cs = provider.suite(suite);
+      const kp = cs.kem.generateKeyPair();
+      const offCurve = kp.publicKey.slice();
+      offCurve[npk - 1] ^= 1;
+      const zero = new Uint8Array(npk);
+      zero[0] = 4;
+      for (const pk of [offCurve, zero, kp.publicKey.subarray(0, npk - 1)]) {
+        expect(code(() => cs.hpke.seal(pk, E, E, MSG))).toBe("InvalidKey");
+        expect(code(() => cs.hpke.open(kp.privateKey, pk, E, E, new Uint8Array(16)))).toBe("InvalidKey");
+        expect(cs.signature.verify(pk, MSG, new Uint8Array(70))).toBe(false);
+      }
+      const ct = cs.hpke.seal(kp.publicKey, E, E, MSG);
+      expect(cs.hpke.open(kp.privateKey, ct.enc, E, E, ct.ciphertext)).toEqual(MSG);
+    });
+
     it("scalars 0, n and above are InvalidKey; n-1 is valid", () => {
       const n = NIST["P-256"].order;
       const nMinus1 = n.slice();
