@@ -65,6 +65,14 @@ export interface MlsClientOptions {
   readonly keyPackageLowWater?: number | undefined;
   /** Empty commit after joining by Welcome (§6.5.1), default true. */
   readonly selfUpdate?: boolean | undefined;
+  /**
+   * Refresh this device's leaf with an empty commit when it is active in a
+   * room and its last refresh there is older than this (§6.5.1). Default
+   * 604800 (7 days); 0 turns it off.
+   */
+  readonly selfUpdateIntervalSeconds?: number | undefined;
+  /** The clock, in ms since the epoch (default Date.now; tests and simulations move it). */
+  readonly now?: (() => number) | undefined;
   /** Nick in rooms (default: the JID's localpart). */
   readonly nick?: string | undefined;
   /** Rejoin the rooms this device was in when the connection comes back (default true). */
@@ -191,6 +199,8 @@ export class MlsClient extends EventEmitter {
         sendTimeoutMs: o.sendTimeoutMs ?? 30_000,
         joinTimeoutMs: o.joinTimeoutMs ?? 10_000,
         selfUpdate: o.selfUpdate ?? true,
+        selfUpdateIntervalSeconds: Math.max(0, o.selfUpdateIntervalSeconds ?? 7 * 86_400),
+        now: o.now ?? Date.now,
         nick: o.nick,
         maxSendAttempts: 5,
       };

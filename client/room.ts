@@ -86,6 +86,10 @@ export interface SessionOptions {
   readonly joinTimeoutMs: number;
   /** Send an empty commit soon after joining by Welcome (§6.5.1). */
   readonly selfUpdate: boolean;
+  /** Refresh this device's leaf when it is active and the last refresh is older than this (§6.5.1); 0: never. */
+  readonly selfUpdateIntervalSeconds: number;
+  /** The clock (ms since the epoch). */
+  readonly now: () => number;
   /** Default nick (default: the JID's localpart). */
   readonly nick: string | undefined;
   readonly maxSendAttempts: number;
@@ -136,6 +140,7 @@ interface Watcher {
 
 const AFFILIATIONS = ["owner", "admin", "member", "outcast"] as const;
 
+
 export class RoomSession {
   readonly domain: string;
   kind: RoomKind | undefined;
@@ -144,6 +149,8 @@ export class RoomSession {
   lastSeq = 0;
   joinEpoch = 0;
   needsSelfUpdate = false;
+  /** Unix seconds of this device's last fresh leaf in the group (periodic self-update, §6.5.1). */
+  leafUpdatedAt = 0;
   autoJoin = false;
   nick: string | undefined;
   /** Our MUC presence is in the room. */
@@ -193,6 +200,8 @@ export class RoomSession {
     this.lastSeq = r.lastSeq;
     this.joinEpoch = r.joinEpoch;
     this.needsSelfUpdate = r.needsSelfUpdate;
+    // A state from before this was recorded counts from now.
+    this.leafUpdatedAt = r.leafUpdatedAt > 0 ? r.leafUpdatedAt : this.unixNow();
     this.autoJoin = r.autoJoin;
     this.nick = r.nick;
     if (r.groupState) {
@@ -216,6 +225,7 @@ export class RoomSession {
       needsSelfUpdate: this.needsSelfUpdate,
       autoJoin: this.autoJoin,
       nick: this.nick,
+      leafUpdatedAt: this.leafUpdatedAt,
     };
   }
 
@@ -428,7 +438,11 @@ export class RoomSession {
   private async processEntry(e: RoomEntry, batch: Batch): Promise<void> {
     const g = this.group!;
     const epoch = Number(g.epoch);
-    if (e.kind === "application") return this.processApplication(e, g, batch);
+    if (e.kind === "application") {
+      await this.processApplication(e, g, batch);
+      this.selfUpdateIfDue(); // reading counts as activity (§6.5.1)
+      return;
+    }
     if (e.epoch < epoch) {
       // Our own commit (merged on <accepted/>), or a proposal it covered.
       this.log.debug({ seq: e.seq, kind: e.kind, epoch: e.epoch }, "handshake of a past epoch skipped");
@@ -506,7 +520,7 @@ export class RoomSession {
       this.failWaiters(new ClientError("removed", `removed from ${this.room}`, { room: this.room }));
       return;
     }
-    if (s.committer === g.leafIndex && s.pathIncluded) this.needsSelfUpdate = false;
+    if (s.committer === g.leafIndex && s.pathIncluded) this.leafRefreshed();
     if (this.needsSelfUpdate) this.scheduleCommit();
   }
 
@@ -697,6 +711,7 @@ export class RoomSession {
     this.lastSeq = w.seq;
     this.joinEpoch = Number(group.epoch);
     this.needsSelfUpdate = this.host.options.selfUpdate;
+    this.leafUpdatedAt = this.unixNow();
     for (const s of [...this.buffer.keys()]) if (s <= w.seq) this.buffer.delete(s);
     const batch = new Batch();
     if (!rec.lastResort) batch.deleteKeyPackages.push(rec.ref);
@@ -880,7 +895,7 @@ export class RoomSession {
     const acc = reply.getChild("accepted", NS.MLS);
     const seq = acc ? uintAttr(acc, "seq") : undefined;
     const summary = g.mergePendingCommit();
-    if (summary.pathIncluded) this.needsSelfUpdate = false;
+    if (summary.pathIncluded) this.leafRefreshed();
     if (seq !== undefined && seq === this.lastSeq + 1) this.lastSeq = seq;
     const batch = new Batch();
     const ev = this.membershipEvent(g, before, summary, seq);
@@ -1092,7 +1107,7 @@ export class RoomSession {
       this.status = "member";
       this.lastSeq = seq;
       this.joinEpoch = Number(joined.group.epoch);
-      this.needsSelfUpdate = false;
+      this.leafRefreshed();
       this.welcomes = [];
       for (const s of [...this.buffer.keys()]) if (s <= seq) this.buffer.delete(s);
       const batch = new Batch();
@@ -1147,6 +1162,7 @@ export class RoomSession {
         this.status = "member";
         this.lastSeq = 0;
         this.joinEpoch = 0;
+        this.leafUpdatedAt = this.unixNow();
         this.autoJoin = true;
         const batch = new Batch();
         const members = this.memberDevices();
@@ -1179,7 +1195,33 @@ export class RoomSession {
     }
     const content = buildContent(id, text);
     await this.host.store.outboxAdd(this.room, id, content);
+    this.selfUpdateIfDue();
     return this.deliver(id, content);
+  }
+
+  private unixNow(): number {
+    return Math.floor(this.host.options.now() / 1000);
+  }
+
+  /** Our leaf was just replaced by a fresh one (join, or our own commit with a path). */
+  private leafRefreshed(): void {
+    this.needsSelfUpdate = false;
+    this.leafUpdatedAt = this.unixNow();
+  }
+
+  /**
+   * §6.5.1: a device that is active in the room refreshes its leaf with an
+   * empty commit when the last refresh is older than the configured interval
+   * (7 days by default), so that a compromise of its current keys stops
+   * exposing later epochs.
+   */
+  private selfUpdateIfDue(): void {
+    const interval = this.host.options.selfUpdateIntervalSeconds;
+    if (interval <= 0 || this.needsSelfUpdate || !this.isMember) return;
+    if (this.unixNow() - this.leafUpdatedAt < interval) return;
+    this.log.info({ lastRefresh: this.leafUpdatedAt }, "leaf older than the self-update interval: refreshing it");
+    this.needsSelfUpdate = true;
+    this.scheduleCommit();
   }
 
   /** Encrypts and sends one outbox message until the service accepts it (re-encrypting after stale-epoch). */

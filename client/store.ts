@@ -16,7 +16,7 @@ import { ClientError } from "./errors.js";
 import { SqliteDb, type Sql } from "./sqlite.js";
 
 export const STATE_FILE = "client.sqlite";
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 export interface DeviceRecord {
   /** Bare JID of the account. */
@@ -58,6 +58,8 @@ export interface RoomRecord {
   /** Rejoin this room after a reconnect / restart. */
   readonly autoJoin: boolean;
   readonly nick: string | undefined;
+  /** Unix seconds when this device last got a fresh leaf in the group (joined, or its path commit accepted); 0 = unknown. */
+  readonly leafUpdatedAt: number;
 }
 
 export type OutboxStatus = "queued" | "sent" | "accepted" | "failed";
@@ -103,6 +105,7 @@ interface RoomRow {
   needs_self_update: number;
   auto_join: number;
   nick: string | null;
+  leaf_updated_at: number;
 }
 
 interface OutboxRow {
@@ -140,7 +143,7 @@ const SCHEMA = [
      room TEXT PRIMARY KEY, kind TEXT, status TEXT NOT NULL, group_state BLOB,
      last_seq INTEGER NOT NULL DEFAULT 0, join_epoch INTEGER NOT NULL DEFAULT 0,
      needs_self_update INTEGER NOT NULL DEFAULT 0, auto_join INTEGER NOT NULL DEFAULT 0, nick TEXT,
-     updated_at INTEGER NOT NULL)`,
+     updated_at INTEGER NOT NULL, leaf_updated_at INTEGER NOT NULL DEFAULT 0)`,
   `CREATE TABLE IF NOT EXISTS outbox (
      room TEXT NOT NULL, content_id TEXT NOT NULL, content TEXT NOT NULL, status TEXT NOT NULL,
      epoch INTEGER, seq INTEGER, stanza_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,
@@ -167,6 +170,7 @@ function toRoom(r: RoomRow): RoomRecord {
     needsSelfUpdate: r.needs_self_update === 1,
     autoJoin: r.auto_join === 1,
     nick: r.nick ?? undefined,
+    leafUpdatedAt: r.leaf_updated_at,
   };
 }
 
@@ -219,6 +223,10 @@ export class ClientStore {
         if (v === undefined) await sql.run("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", [String(SCHEMA_VERSION)]);
         else if (Number(v.value) > SCHEMA_VERSION) {
           throw new ClientError("storage", `state file schema ${v.value} is newer than this client (${SCHEMA_VERSION})`);
+        } else if (Number(v.value) < 2) {
+          // 1 -> 2: when this device last refreshed its leaf in each room (periodic self-update, §6.5.1); 0 = unknown.
+          await sql.run("ALTER TABLE rooms ADD COLUMN leaf_updated_at INTEGER NOT NULL DEFAULT 0");
+          await sql.run("UPDATE meta SET value = ? WHERE key = 'schema_version'", [String(SCHEMA_VERSION)]);
         }
       });
     } catch (e) {
@@ -308,11 +316,11 @@ export class ClientStore {
   async saveRoom(r: RoomRecord, w: RoomWrite = {}): Promise<void> {
     await this.db.transaction(async (sql) => {
       await sql.run(
-        `INSERT INTO rooms (room, kind, status, group_state, last_seq, join_epoch, needs_self_update, auto_join, nick, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO rooms (room, kind, status, group_state, last_seq, join_epoch, needs_self_update, auto_join, nick, updated_at, leaf_updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (room) DO UPDATE SET kind = excluded.kind, status = excluded.status, group_state = excluded.group_state,
            last_seq = excluded.last_seq, join_epoch = excluded.join_epoch, needs_self_update = excluded.needs_self_update,
-           auto_join = excluded.auto_join, nick = excluded.nick, updated_at = excluded.updated_at`,
+           auto_join = excluded.auto_join, nick = excluded.nick, updated_at = excluded.updated_at, leaf_updated_at = excluded.leaf_updated_at`,
         [
           r.room,
           r.kind ?? null,
@@ -324,6 +332,7 @@ export class ClientStore {
           r.autoJoin ? 1 : 0,
           r.nick ?? null,
           now(),
+          r.leafUpdatedAt,
         ],
       );
       for (const s of w.seen ?? []) {

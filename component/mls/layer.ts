@@ -294,7 +294,21 @@ export class MlsLayer {
     if (deviceId === undefined) return;
     const bareJid = realJid.split("/")[0]!;
     const device: DeviceRef = { bareJid, deviceId };
+    // §6.3: a device has one session per room; a second full JID with the same device takes over,
+    // and the old one is told it left (unavailable self-presence) as if it had.
+    const replaced = this.o.occupancy.jidsOf(room, device).filter((j) => j !== realJid);
     this.o.occupancy.bind(room, realJid, device, nick);
+    if (replaced.length > 0) {
+      const r = await this.o.host.load(room);
+      if (r) {
+        await this.o.host.remove(r, replaced, {
+          reason: "replaced",
+          codes: [],
+          notifySelf: true,
+          reasonText: "another session of this MLS device joined the room",
+        });
+      }
+    }
     if (!(await this.o.ds.isBound(room))) return;
     try {
       const r = await this.o.ds.catchUp(room, device, after, undefined);

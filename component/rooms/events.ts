@@ -32,7 +32,9 @@ export type LeaveReason =
   /** The room was destroyed. */
   | "destroyed"
   /** The component is shutting down (status 332). */
-  | "shutdown";
+  | "shutdown"
+  /** Another session of the same MLS device joined and took over its binding (docs/protocol.md §6.3). */
+  | "replaced";
 
 /** One session (full JID) of an occupant. A user may be in a room from several
  *  devices; with the same nick they form one occupant with several sessions. */

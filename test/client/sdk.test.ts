@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 
 import { isClientError } from "../../client/errors.js";
+import { ClientStore } from "../../client/store.js";
 import { NS } from "../../client/ns.js";
 import type { Element } from "../../client/xml.js";
 import { World, settle, texts, until, type TestClient } from "./helpers.js";
@@ -168,6 +169,44 @@ describe("MlsClient with a fake DS", () => {
     expect(texts(bob)).not.toContain("after bob left");
     await expect(bob.client.send(room, "still here?")).rejects.toSatisfy((e) => isClientError(e) && (e.code === "removed" || e.code === "stanza"));
   });
+
+  it("an active device refreshes its leaf once the self-update interval passed (§6.5.1), and only then", async () => {
+    w = new World();
+    const room = w.room("refresh");
+    let clock = Date.UTC(2026, 0, 1);
+    const DAY = 86_400_000;
+    const alice = await w.open(ALICE, { now: () => clock });
+    const bob = await w.open(BOB, { now: () => clock, selfUpdateIntervalSeconds: 0 });
+    await alice.client.createRoom(room, { kind: "group" });
+    await alice.client.invite(room, BOB);
+    await bob.client.join(room);
+    await settled(w, room, [alice, bob]);
+    const epoch = w.ds.epoch(room);
+    // Within the interval (7 days by default), activity does not commit.
+    clock += 6 * DAY;
+    await alice.client.send(room, "fresh");
+    await settled(w, room, [alice, bob]);
+    expect(w.ds.epoch(room)).toBe(epoch);
+    // Past it: bob (interval 0: never) stays put; alice's next activity, here reading, commits an empty path update.
+    clock += 2 * DAY;
+    await bob.client.send(room, "bob is active");
+    await until(() => texts(alice).includes("bob is active"));
+    await settled(w, room, [alice, bob]);
+    const refreshed = w.ds.epoch(room);
+    expect(refreshed).toBe(epoch + 1);
+    expect(alice.membership.at(-1)).toMatchObject({ added: [], removed: [] });
+    // The refresh restarts the clock.
+    clock += 6 * DAY;
+    await alice.client.send(room, "again");
+    await settled(w, room, [alice, bob]);
+    expect(w.ds.epoch(room)).toBe(refreshed);
+    expect(sameAuthenticator(room, [alice, bob])).toBe(true);
+    // The time of the refresh is in the device's state file (it survives a restart).
+    await w.close(alice);
+    const store = await ClientStore.open(alice.stateDir);
+    expect((await store.getRoom(room))!.leafUpdatedAt).toBe(Math.floor((clock - 6 * DAY) / 1000));
+    await store.close();
+  }, 30_000);
 
   it("conflicting commits: one wins, the other rebases and its change (a self-update) lands", async () => {
     w = new World();

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 
 import { stanzaError } from "../../client/errors.js";
 import { fingerprint, leafIdentity, makeKeyPackage } from "../../client/mls-helpers.js";
+import { SqliteDb } from "../../client/sqlite.js";
 import { ClientStore, STATE_FILE } from "../../client/store.js";
 import { chooseMechanism, isLoopbackService } from "../../client/transport.js";
 import { buildContent, fromBase64, parseContent, parseEntry, toBase64 } from "../../client/xml.js";
@@ -142,6 +143,35 @@ describe("state file", () => {
       await store.close();
       expect(statSync(dir).mode & 0o777).toBe(0o700);
       expect(statSync(join(dir, STATE_FILE)).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it("upgrades a schema-1 file: its rooms keep their state and get leaf_updated_at = 0 (unknown)", async () => {
+    const base = mkdtempSync(join(tmpdir(), "mls-client-store-"));
+    try {
+      // A schema-1 state file, as the previous release wrote it.
+      const old = await SqliteDb.open(join(base, STATE_FILE));
+      for (const stmt of [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "INSERT INTO meta VALUES ('schema_version', '1')",
+        `CREATE TABLE rooms (room TEXT PRIMARY KEY, kind TEXT, status TEXT NOT NULL, group_state BLOB,
+          last_seq INTEGER NOT NULL DEFAULT 0, join_epoch INTEGER NOT NULL DEFAULT 0,
+          needs_self_update INTEGER NOT NULL DEFAULT 0, auto_join INTEGER NOT NULL DEFAULT 0, nick TEXT,
+          updated_at INTEGER NOT NULL)`,
+        `INSERT INTO rooms (room, kind, status, last_seq, join_epoch, auto_join, nick, updated_at)
+          VALUES ('r@mls.localhost', 'group', 'member', 7, 2, 1, 'al', 1)`,
+      ]) {
+        await old.run(stmt);
+      }
+      await old.close();
+      const store = await ClientStore.open(base);
+      expect(await store.getRoom("r@mls.localhost")).toMatchObject({ kind: "group", status: "member", lastSeq: 7, joinEpoch: 2, autoJoin: true, nick: "al", leafUpdatedAt: 0 });
+      await store.close();
+      const again = await ClientStore.open(base); // idempotent
+      expect((await again.getRoom("r@mls.localhost"))?.lastSeq).toBe(7);
+      await again.close();
     } finally {
       rmSync(base, { recursive: true, force: true });
     }

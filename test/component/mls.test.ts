@@ -197,6 +197,16 @@ describe("MLS layer", () => {
     const rows = await (t.store as unknown as { db: { all<T>(s: string): Promise<T[]> } }).db.all<{ payload: Uint8Array }>("SELECT payload FROM mls_log");
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) expect(Buffer.from(r.payload).includes(Buffer.from("hello bob"))).toBe(false);
+
+    // §6.3: the same device joining from a second full JID takes over; the old session is told it left.
+    const BOB_PHONE = "bob@example.net/phone";
+    const takeover = await t.deliver(join(BOB_PHONE, `${ROOM}/bob`, xml("device", { xmlns: NS.MLS, id: bob.id, after: String(bob.seq) })));
+    const gone = takeover.find((x) => x.name === "presence" && x.attrs["to"] === BOB && x.attrs["type"] === "unavailable");
+    expect(gone?.getChild("x", NS.MUC_USER)?.getChildren("status").map((st) => st.attrs["code"])).toContain("110");
+    expect(takeover.some((x) => x.name === "presence" && x.attrs["to"] === BOB_PHONE && x.attrs["type"] === undefined)).toBe(true);
+    const after = await send(alice, "to the phone");
+    expect(after.filter((x) => x.getChild("mls", NS.MLS)).map((x) => x.attrs["to"]).sort()).toEqual([ALICE, BOB_PHONE].sort());
+    expect(consume({ ...bob, jid: BOB_PHONE }, after)).toEqual(["to the phone"]);
   });
 
   it("refuses malformed or forged requests with precise errors", async () => {
