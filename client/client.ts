@@ -460,6 +460,15 @@ export class MlsClient extends EventEmitter {
   }
 
   /** Leaves the MUC room (the device stays an MLS member of a group room). */
+  /**
+   * Switches a room between "group" (members-only: membership = affiliations)
+   * and "channel" (open: membership follows occupancy), §6.10. Owners only.
+   */
+  async setRoomKind(room: string, kind: RoomKind): Promise<void> {
+    const s = await this.session(room);
+    await s.setKind(kind);
+  }
+
   async leave(room: string): Promise<void> {
     const s = await this.session(room);
     await s.leave();

@@ -1124,6 +1124,27 @@ export class RoomSession {
     throw new ClientError("conflict", "external join: the epoch kept changing", { room: this.room });
   }
 
+  /**
+   * §6.10: switches a bound room between group (members-only) and channel
+   * (open). Owners only; the service then proposes the membership difference,
+   * which members commit as usual.
+   */
+  async setKind(kind: RoomKind): Promise<void> {
+    if (!this.isMember) throw new ClientError("not-member", `not a member of ${this.room}`, { room: this.room });
+    const form = submitForm(`${NS.MUC}#roomconfig`, {
+      "muc#roomconfig_membersonly": kind === "group" ? "1" : "0",
+      "muc#roomconfig_persistentroom": "1",
+      "muc#roomconfig_publicroom": kind === "group" ? "0" : "1",
+      "muc#roomconfig_whois": "anyone",
+    });
+    await this.host.request(xml("iq", { type: "set", to: this.room }, xml("query", { xmlns: NS.MUC_OWNER }, form)), "room configuration", this.room);
+    await this.queue.run(async () => {
+      this.kind = kind;
+      await this.save(new Batch());
+    });
+    this.log.info({ kind }, "room kind changed");
+  }
+
   /** §6.2: creates the room (MUC), configures it, creates the MLS group and binds it. */
   async create(kind: RoomKind): Promise<void> {
     const svc = await this.host.service(this.domain);

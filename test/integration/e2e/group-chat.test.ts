@@ -18,11 +18,11 @@ const USERS = [
 ];
 
 /** Sends and returns the content id; the message is accepted (reflected with seq and stanza-id) when this resolves. */
+/** w.say, also checking that the room gave the message a stanza-id. */
 async function say(w: World, d: Device, room: string, label: string): Promise<{ id: string; text: string; seq: number; stanzaId: string | undefined }> {
-  const text = w.secret(label);
-  const r = await d.c.send(room, text);
+  const r = await w.say(d, room, label);
   expect(r.stanzaId).toBeTruthy();
-  return { id: r.id, text, seq: r.seq, stanzaId: r.stanzaId };
+  return r;
 }
 
 describe("group rooms over Prosody with the real component", () => {

@@ -11,11 +11,7 @@ import { b64, entriesSeen, expectMlsError, NS_MLS, NS_MUC, NS_MUC_USER, parseErr
 
 const FALLBACK = "This message is encrypted with MLS (urn:xmpp:mls:0); your client does not support it.";
 
-async function say(w: World, d: Device, room: string, label: string): Promise<{ id: string; text: string; seq: number }> {
-  const text = w.secret(label);
-  const r = await d.c.send(room, text);
-  return { id: r.id, text, seq: r.seq };
-}
+const say = (w: World, d: Device, room: string, label: string) => w.say(d, room, label);
 
 /** Sends a message from the raw client and resolves with the error the room answers. */
 async function refused(c: TestClient, to: string, type: string, ...children: Element[]): Promise<Element> {

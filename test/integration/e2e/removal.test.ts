@@ -47,11 +47,7 @@ import {
 
 const USERS = ["alice-2", "bob-2", "carol-2", "alice-3", "bob-3", "carol-3"];
 
-async function say(w: World, d: Device, room: string, label: string): Promise<{ id: string; text: string; seq: number }> {
-  const text = w.secret(label);
-  const r = await d.c.send(room, text);
-  return { id: r.id, text, seq: r.seq };
-}
+const say = (w: World, d: Device, room: string, label: string) => w.say(d, room, label);
 
 function restore(state: Uint8Array): Group {
   return deserializeGroup(nativeProvider, state, groupOptions(2));

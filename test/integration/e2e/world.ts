@@ -269,6 +269,16 @@ export class World {
     return `${name}@${this.domain}`;
   }
 
+  /**
+   * Sends a distinctive plaintext (see secret()) from `d`; resolves once the
+   * room accepted it (reflected with its seq and stanza-id).
+   */
+  async say(d: Device, room: string, label: string): Promise<{ id: string; text: string; seq: number; stanzaId: string | undefined }> {
+    const text = this.secret(label);
+    const r = await d.c.send(room, text);
+    return { id: r.id, text, seq: r.seq, stanzaId: r.stanzaId };
+  }
+
   /** A distinctive random plaintext, remembered for the final "no plaintext at the DS" check. */
   secret(label: string): string {
     const s = `PT-${label}-${randomBytes(12).toString("hex")}`;
