@@ -1131,6 +1131,16 @@ export class RoomSession {
    */
   async setKind(kind: RoomKind): Promise<void> {
     if (!this.isMember) throw new ClientError("not-member", `not a member of ${this.room}`, { room: this.room });
+    await this.configure(kind);
+    await this.queue.run(async () => {
+      this.kind = kind;
+      await this.save(new Batch());
+    });
+    this.log.info({ kind }, "room kind changed");
+  }
+
+  /** §6.10: the room's muc#roomconfig for a kind (group = members-only and unlisted, channel = open and listed). */
+  private async configure(kind: RoomKind): Promise<void> {
     const form = submitForm(`${NS.MUC}#roomconfig`, {
       "muc#roomconfig_membersonly": kind === "group" ? "1" : "0",
       "muc#roomconfig_persistentroom": "1",
@@ -1138,11 +1148,6 @@ export class RoomSession {
       "muc#roomconfig_whois": "anyone",
     });
     await this.host.request(xml("iq", { type: "set", to: this.room }, xml("query", { xmlns: NS.MUC_OWNER }, form)), "room configuration", this.room);
-    await this.queue.run(async () => {
-      this.kind = kind;
-      await this.save(new Batch());
-    });
-    this.log.info({ kind }, "room kind changed");
   }
 
   /** §6.2: creates the room (MUC), configures it, creates the MLS group and binds it. */
@@ -1155,13 +1160,7 @@ export class RoomSession {
       throw new ClientError("conflict", `${this.room} already exists`, { room: this.room });
     }
     try {
-      const form = submitForm(`${NS.MUC}#roomconfig`, {
-        "muc#roomconfig_membersonly": kind === "group" ? "1" : "0",
-        "muc#roomconfig_persistentroom": "1",
-        "muc#roomconfig_publicroom": kind === "group" ? "0" : "1",
-        "muc#roomconfig_whois": "anyone",
-      });
-      await this.host.request(xml("iq", { type: "set", to: this.room }, xml("query", { xmlns: NS.MUC_OWNER }, form)), "room configuration", this.room);
+      await this.configure(kind);
       const group = createGroup({
         cs: this.host.cs,
         credential: basicCredential(utf8Bytes(this.host.me.jid)),
