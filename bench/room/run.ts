@@ -43,7 +43,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { startProsody, type ProsodyHandle } from "../../test/integration/harness/index.js";
-import { procCpuMs, startComponentProcess, type ComponentProcess, type MemReport } from "./component.js";
+import { procCpuMs, procRss, startComponentProcess, type ComponentProcess, type MemReport } from "./component.js";
 import { phaseStats, runPhase, type PhaseStats } from "./measure.js";
 import { populateRooms, touchRooms } from "./memory.js";
 import { decryptPayload, encryptForRoom, mlsPayloadOf, setupMlsRoom, type MlsRoom } from "./mls-room.js";
@@ -275,6 +275,7 @@ async function throughputPart(prosody: ProsodyHandle, workDir: string): Promise<
           `  ${step.label.padEnd(4)} ${system.padEnd(3)}: ${stats.complete}/${stats.messages} complete, ${fmt(stats.throughput, 0)} msg/s, ` +
             `p50 ${fmt(stats.p50)} ms, p99 ${fmt(stats.p99)} ms; CPU s: prosody ${fmt(cpuMs.prosody / 1000, 2)}, component ${fmt(cpuMs.component / 1000, 2)}, bench ${fmt(cpuMs.bench / 1000, 2)}` +
             (decrypted ? `; decrypted ${decrypted.ok}/${decrypted.ok + decrypted.failed} by ${decrypted.members} members` : "") +
+            `; Prosody RSS ${fmt(procRss(prosody.pid) / MiB, 0)} MiB` +
             (times.timedOut ? " (timed out waiting)" : ""),
         );
         await new Promise((r) => setTimeout(r, 300)); // let the servers settle between phases
