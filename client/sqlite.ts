@@ -9,6 +9,7 @@ import { chmodSync, closeSync, openSync } from "node:fs";
 import sqlite3 from "sqlite3";
 
 import { ClientError } from "./errors.js";
+import { SerialQueue } from "./queue.js";
 
 export type SqlValue = string | number | bigint | null | Uint8Array;
 
@@ -18,25 +19,14 @@ export interface Sql {
   all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
 }
 
-class Lock {
-  private tail: Promise<void> = Promise.resolve();
-  async acquire(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => (release = resolve));
-    const prev = this.tail;
-    this.tail = prev.then(() => next);
-    await prev;
-    return release;
-  }
-}
-
 function storageError(e: unknown, what: string): ClientError {
   if (e instanceof ClientError) return e;
   return new ClientError("storage", `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
 export class SqliteDb implements Sql {
-  private readonly lock = new Lock();
+  /** The connection's FIFO lock. */
+  private readonly queue = new SerialQueue();
   private closed = false;
 
   private constructor(private readonly db: sqlite3.Database) {}
@@ -91,12 +81,7 @@ export class SqliteDb implements Sql {
 
   private async locked<T>(f: (sql: Sql) => Promise<T>): Promise<T> {
     if (this.closed) throw new ClientError("closed", "the state database is closed");
-    const release = await this.lock.acquire();
-    try {
-      return await f(this.raw());
-    } finally {
-      release();
-    }
+    return this.queue.run(() => f(this.raw()));
   }
 
   run(sql: string, params?: readonly SqlValue[]): Promise<number> {
@@ -126,12 +111,9 @@ export class SqliteDb implements Sql {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    const release = await this.lock.acquire();
-    try {
+    await this.queue.run(async () => {
       this.closed = true;
       await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(storageError(err, "close")) : resolve())));
-    } finally {
-      release();
-    }
+    });
   }
 }

@@ -12,8 +12,6 @@
 
 import net from "node:net";
 
-import type { Element } from "@xmpp/xml";
-import Parser from "@xmpp/xml/lib/Parser.js";
 
 export interface WireOptions {
   host: string;
@@ -29,19 +27,8 @@ export interface WireOptions {
 const STREAM_OPEN = (domain: string) =>
   `<?xml version='1.0'?><stream:stream to='${domain}' version='1.0' xml:lang='en' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
 
-/** Parses one serialized stanza. */
-export function parseStanza(text: string): Element {
-  const p = new Parser();
-  let root: Element | undefined;
-  let error: Error | undefined;
-  p.on("start", (el) => (root = el));
-  p.on("element", (el) => root?.append(el));
-  p.on("error", (e) => (error ??= e));
-  p.write(text);
-  p.end();
-  if (error || !root) throw error ?? new Error("no element");
-  return root;
-}
+/** Parses one serialized stanza (the test suite's parser). */
+export { default as parseStanza } from "../../test/client/xml-parse.js";
 
 /** The value of attribute `name` in the start tag of a serialized stanza (either quote style). */
 export function startTagAttr(raw: string, name: string): string | undefined {

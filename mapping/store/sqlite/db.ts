@@ -15,6 +15,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import sqlite3 from "sqlite3";
 
+import { KeyedLock } from "../../keyed-lock.js";
 import { StoreError } from "../errors.js";
 
 export type SqlValue = string | number | bigint | null | Uint8Array;
@@ -36,20 +37,8 @@ interface TxScope {
 }
 
 const scope = new AsyncLocalStorage<TxScope>();
-
-/** A FIFO mutex. */
-class Lock {
-  private tail: Promise<void> = Promise.resolve();
-
-  async acquire(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => (release = resolve));
-    const prev = this.tail;
-    this.tail = prev.then(() => next);
-    await prev;
-    return release;
-  }
-}
+/** The one key of the connection's lock. */
+const CONNECTION = "connection";
 
 function wrap(e: unknown, what: string): StoreError {
   if (e instanceof StoreError) return e;
@@ -58,7 +47,8 @@ function wrap(e: unknown, what: string): StoreError {
 }
 
 export class SqliteDb {
-  private readonly lock = new Lock();
+  /** The connection's FIFO lock (one key). */
+  private readonly lock = new KeyedLock();
   private closed = false;
 
   private constructor(
@@ -146,44 +136,41 @@ export class SqliteDb {
       throw new StoreError("nested_transaction", "transaction() called inside a transaction (transactions do not nest)");
     }
     this.assertOpen();
-    const release = await this.lock.acquire();
     const s: TxScope = { db: this, active: true };
-    try {
-      this.assertOpen();
-      return await scope.run(s, async () => {
-        await this.raw("BEGIN IMMEDIATE", "BEGIN IMMEDIATE");
-        let result: T;
-        try {
-          result = await fn();
-        } catch (e) {
-          await this.raw("ROLLBACK", "ROLLBACK").catch(() => undefined);
-          throw e;
-        }
-        try {
-          await this.raw("COMMIT", "COMMIT");
-        } catch (e) {
-          await this.raw("ROLLBACK", "ROLLBACK").catch(() => undefined);
-          throw e;
-        }
-        return result;
-      });
-    } finally {
-      s.active = false;
-      release();
-    }
+    return this.lock.run(CONNECTION, async () => {
+      try {
+        this.assertOpen();
+        return await scope.run(s, async () => {
+          await this.raw("BEGIN IMMEDIATE", "BEGIN IMMEDIATE");
+          let result: T;
+          try {
+            result = await fn();
+          } catch (e) {
+            await this.raw("ROLLBACK", "ROLLBACK").catch(() => undefined);
+            throw e;
+          }
+          try {
+            await this.raw("COMMIT", "COMMIT");
+          } catch (e) {
+            await this.raw("ROLLBACK", "ROLLBACK").catch(() => undefined);
+            throw e;
+          }
+          return result;
+        });
+      } finally {
+        s.active = false;
+      }
+    });
   }
 
   /** Waits for running work, then closes the connection. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const release = await this.lock.acquire();
-    try {
+    await this.lock.run(CONNECTION, async () => {
       if (this.closed) return;
       this.closed = true;
       await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(wrap(err, "close")) : resolve())));
-    } finally {
-      release();
-    }
+    });
   }
 
   private assertOpen(): void {
@@ -206,14 +193,13 @@ export class SqliteDb {
       }
     }
     this.assertOpen();
-    const release = await this.lock.acquire();
-    try {
+    return this.lock.run(CONNECTION, async () => {
       this.assertOpen();
-      return await op();
-    } catch (e) {
-      throw wrap(e, what);
-    } finally {
-      release();
-    }
+      try {
+        return await op();
+      } catch (e) {
+        throw wrap(e, what);
+      }
+    });
   }
 }

@@ -70,16 +70,8 @@ import {
   type UpdatePath,
   type Welcome,
 } from "../../../mls/node.js";
+import { outcome as code } from "../outcome.js";
 
-function code(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (isMlsError(e)) return e.code;
-    throw e;
-  }
-}
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const varintBytes = (n: number) => encode((w, v: number) => w.varint(v), n);

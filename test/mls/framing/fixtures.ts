@@ -2,9 +2,9 @@
 import fc from "fast-check";
 import { nativeProvider } from "../../../mls/crypto/native/index.js";
 import type { CipherSuite } from "../../../mls/crypto/provider.js";
-import { isMlsError } from "../../../mls/errors.js";
 import type { ContentBody, FramedContent, Sender } from "../../../mls/framing/content.js";
 import type { GroupContext } from "../../../mls/messages/group-context.js";
+export { outcome } from "../outcome.js";
 
 export const cs: CipherSuite = nativeProvider.suite(1);
 
@@ -45,13 +45,3 @@ export const applicationBody: fc.Arbitrary<ContentBody> = fc
 
 export const anyBody = fc.oneof(proposalBody, commitBody, applicationBody);
 
-/** Runs `f`; returns the MlsError code it throws, "ok" if it returns, and rethrows anything else. */
-export function outcome(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (isMlsError(e)) return e.code;
-    throw e;
-  }
-}

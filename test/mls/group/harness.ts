@@ -14,7 +14,6 @@ import {
   encodeGroupContext,
   encodeRatchetTree,
   externalSendersExtension,
-  isMlsError,
   joinExternal,
   joinFromWelcome,
   MlsError,
@@ -38,6 +37,7 @@ import {
   type ProcessedMessage,
   type StagedPublicMessage,
 } from "../../../mls/node.js";
+export { outcome } from "../outcome.js";
 
 export const P = nativeProvider;
 export const cs = P.suite(1);
@@ -99,16 +99,6 @@ export function mlsCode(f: () => unknown): MlsErrorCode {
   throw new Error(`expected an MlsError, call succeeded: ${String(result)}`);
 }
 
-/** Runs `f`; "ok" on success, the MlsError code on an MlsError, rethrows anything else. */
-export function outcome(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (isMlsError(e)) return e.code;
-    throw e;
-  }
-}
 
 /** mulberry32: the deterministic choices of one step, from its seed. */
 export class Rand {

@@ -12,7 +12,6 @@ import {
   createKeyPackage,
   deserializeGroup,
   deserializePublicGroup,
-  isMlsError,
   joinFromWelcome,
   reinitGroup,
   serializeGroup,
@@ -24,6 +23,7 @@ import {
 } from "../../../mls/node.js";
 import { runs } from "../robustness/mutate.js";
 import { candidate, cs, expectApplication, externalPsk, identity, mlsCode, P, Rand, World, type Member } from "./harness.js";
+import { outcome } from "../outcome.js";
 
 /** Serializes, deserializes, checks the bytes are stable and that the input buffer is not aliased. */
 function reload(w: World, m: Member): Uint8Array {
@@ -271,24 +271,8 @@ describe("group state persistence", () => {
 describe("corrupted state", () => {
   const allowed = new Set(["InvalidState", "UnsupportedStateVersion"]);
 
-  function memberOutcome(bytes: Uint8Array): string {
-    try {
-      deserializeGroup(P, bytes);
-      return "ok";
-    } catch (e) {
-      if (isMlsError(e)) return e.code;
-      throw e;
-    }
-  }
-  function publicOutcome(bytes: Uint8Array): string {
-    try {
-      deserializePublicGroup(P, bytes);
-      return "ok";
-    } catch (e) {
-      if (isMlsError(e)) return e.code;
-      throw e;
-    }
-  }
+  const memberOutcome = (bytes: Uint8Array) => outcome(() => deserializeGroup(P, bytes));
+  const publicOutcome = (bytes: Uint8Array) => outcome(() => deserializePublicGroup(P, bytes));
   const kinds = [
     { kind: "member", states: memberStates, outcome: memberOutcome },
     { kind: "public", states: publicStates, outcome: publicOutcome },

@@ -4,7 +4,6 @@ import { bytesEqual, utf8Bytes } from "../../../mls/codec/bytes.js";
 import { decode } from "../../../mls/codec/reader.js";
 import { encode } from "../../../mls/codec/writer.js";
 import { nativeProvider } from "../../../mls/crypto/native/index.js";
-import { isMlsError } from "../../../mls/errors.js";
 import {
   confirmationTag,
   decodeEpochSecrets,
@@ -25,20 +24,12 @@ import {
 } from "../../../mls/schedule/key-schedule.js";
 import { pskSecret } from "../../../mls/schedule/psk.js";
 import { interimTranscriptHash } from "../../../mls/schedule/transcript.js";
+import { outcome as code } from "../outcome.js";
 
 const cs = nativeProvider.suite(1);
 const ctx = utf8Bytes("serialized group context");
 const secret32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
 
-function code(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (isMlsError(e)) return e.code;
-    throw e;
-  }
-}
 
 describe("key schedule", () => {
   it("agrees between members (from init_secret) and joiners (from joiner_secret)", () => {

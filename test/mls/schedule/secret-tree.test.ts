@@ -3,21 +3,12 @@ import { describe, expect, it } from "vitest";
 import { bytesEqual } from "../../../mls/codec/bytes.js";
 import { nativeProvider } from "../../../mls/crypto/native/index.js";
 import { nobleProvider } from "../../../mls/crypto/noble/index.js";
-import { isMlsError } from "../../../mls/errors.js";
 import { SecretTree, type RatchetKey, type RatchetType } from "../../../mls/schedule/secret-tree.js";
+import { outcome as code } from "../outcome.js";
 
 const cs = nativeProvider.suite(1);
 const root = new Uint8Array(32).fill(42);
 
-function code(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (isMlsError(e)) return e.code;
-    throw e;
-  }
-}
 
 const same = (a: RatchetKey, b: RatchetKey) => a.generation === b.generation && bytesEqual(a.key, b.key) && bytesEqual(a.nonce, b.nonce);
 

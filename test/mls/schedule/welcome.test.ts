@@ -1,24 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { encode } from "../../../mls/codec/writer.js";
 import { nativeProvider } from "../../../mls/crypto/native/index.js";
-import { isMlsError } from "../../../mls/errors.js";
 import { encodeGroupContext, type GroupContext } from "../../../mls/messages/group-context.js";
 import type { GroupSecrets } from "../../../mls/messages/welcome.js";
 import { confirmationTag, keySchedule, zeroSecret } from "../../../mls/schedule/key-schedule.js";
 import { pskSecret, type ResolvedPsk } from "../../../mls/schedule/psk.js";
 import { createWelcome, openWelcome, signGroupInfo, verifyGroupInfoSignature } from "../../../mls/schedule/welcome.js";
+import { outcome as code } from "../outcome.js";
 
 const cs = nativeProvider.suite(1);
 
-function code(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (isMlsError(e)) return e.code;
-    throw e;
-  }
-}
 
 const psk: ResolvedPsk = {
   id: { pskType: "external", pskId: new Uint8Array([1]), pskNonce: new Uint8Array(32).fill(2) },
