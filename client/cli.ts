@@ -25,7 +25,9 @@ export type CliCommand =
   | { readonly name: "invite" | "remove" | "ban"; readonly room: string; readonly jid: string }
   | { readonly name: "send"; readonly room: string; readonly text: string }
   | { readonly name: "members"; readonly room: string; readonly json: boolean }
-  | { readonly name: "listen"; readonly room: string; readonly json: boolean; readonly count: number | undefined };
+  | { readonly name: "listen"; readonly room: string; readonly json: boolean; readonly count: number | undefined }
+  | { readonly name: "subject"; readonly room: string; readonly text: string }
+  | { readonly name: "destroy"; readonly room: string; readonly reason: string | undefined; readonly alternate: string | undefined };
 
 export interface CliInvocation {
   readonly jid: string;
@@ -85,7 +87,13 @@ What each command waits for before exiting 0:
            yet), then prints each received message, one line per message:
            "[HH:MM] from@domain: text", or with --json one JSON object
            {"room","from","id","epoch","text"}. Stops after --count N
-           messages (exit 0), on --timeout S (exit 3), on SIGINT (exit 0).
+           messages (exit 0), on --timeout S (exit 3), on SIGINT (exit 0),
+           when this device is removed or the room destroyed (exit 1).
+  subject  the room reflected the new subject back (moderators only, unless
+           the room lets participants change it; "" clears it). The subject
+           is plain MUC metadata, NOT encrypted: the service reads it.
+  destroy  the service destroyed the room (owners only; the occupants are
+           told, with --reason) and this device deleted its state for it.
 
 Every command first connects and publishes KeyPackages when this device has
 fewer than the service's low-water mark (and always keeps a last-resort one).
@@ -201,6 +209,23 @@ export function parseArgs(argv: readonly string[], io: CliIo, deps: Pick<CliDeps
       command = { name: "listen", room, json: o.json === true, count: o.count };
       timeoutOpt = o.timeout;
     });
+  sub("subject", "set the room's subject (plain MUC metadata: not encrypted)")
+    .argument("<room>", "room JID", roomJid)
+    .argument("<text>", "the new subject (\"\" clears it)")
+    .addOption(timeout(DEFAULT_TIMEOUT))
+    .action((room: string, text: string, o: { timeout?: number }) => {
+      command = { name: "subject", room, text };
+      timeoutOpt = o.timeout ?? DEFAULT_TIMEOUT;
+    });
+  sub("destroy", "destroy the room (owners): the service deletes it with its group state and log")
+    .argument("<room>", "room JID", roomJid)
+    .option("--reason <text>", "the reason the occupants are shown")
+    .option("--alternate <room>", "a room that replaces this one", roomJid)
+    .addOption(timeout(DEFAULT_TIMEOUT))
+    .action((room: string, o: { reason?: string; alternate?: string; timeout?: number }) => {
+      command = { name: "destroy", room, reason: o.reason, alternate: o.alternate };
+      timeoutOpt = o.timeout ?? DEFAULT_TIMEOUT;
+    });
 
   try {
     program.parse(argv as string[], { from: "user" });
@@ -218,7 +243,7 @@ export function parseArgs(argv: readonly string[], io: CliIo, deps: Pick<CliDeps
     io.stderr(`mls-chat: ${msg}\n(see mls-chat --help)\n`);
     return EXIT.usage;
   };
-  if (!command) return usage("a COMMAND is required: create, invite, remove, ban, send, members or listen");
+  if (!command) return usage("a COMMAND is required: create, invite, remove, ban, send, members, listen, subject or destroy");
   const g = program.opts<{ jid?: string; password?: string; server?: string; state?: string; mechanism?: string; verbose: number }>();
   if (!g.jid) return usage("--jid is required");
   if (!isJid(g.jid) || !isBareUserJid(bareJid(g.jid))) return usage(`--jid '${g.jid}' is not a user JID`);
@@ -377,6 +402,16 @@ async function execute(client: MlsClient, inv: CliInvocation, io: CliIo, deps: C
     }
     case "listen":
       return listen(client, c, io, deps);
+    case "subject": {
+      await client.setSubject(c.room, c.text);
+      io.stdout(`subject of ${c.room} set\n`);
+      return EXIT.ok;
+    }
+    case "destroy": {
+      await client.destroyRoom(c.room, { reason: c.reason, alternate: c.alternate });
+      io.stdout(`destroyed ${c.room}\n`);
+      return EXIT.ok;
+    }
   }
 }
 
@@ -414,6 +449,11 @@ async function listen(client: MlsClient, c: Extract<CliCommand, { name: "listen"
   client.on("removed", (e) => {
     if (e.room !== c.room) return;
     io.stderr(`mls-chat: removed from ${c.room}\n`);
+    finish(EXIT.error);
+  });
+  client.on("destroyed", (e) => {
+    if (e.room !== c.room) return;
+    io.stderr(`mls-chat: ${c.room} was destroyed${e.reason ? `: ${e.reason}` : ""}${e.alternate ? ` (now at ${e.alternate})` : ""}\n`);
     finish(EXIT.error);
   });
   const onAbort = () => finish(EXIT.ok);

@@ -13,7 +13,7 @@ import { pino, type Logger } from "pino";
 
 import { nativeProvider, type CipherSuite, type CryptoProvider } from "../mls/node.js";
 
-import { ClientError, stanzaError, toClientError } from "./errors.js";
+import { ClientError, isClientError, stanzaError, toClientError } from "./errors.js";
 import { bareJid, isBareUserJid, isJid, sameBareJid } from "./jid.js";
 import { DEVICE_ID_RE, makeKeyPackage, newDeviceId, type DeviceRef } from "./mls-helpers.js";
 import { NS } from "./ns.js";
@@ -98,6 +98,14 @@ export interface AffiliationOptions {
   readonly reason?: string;
 }
 
+/** XEP-0045 §10.9: what the occupants are told when the room is destroyed. */
+export interface DestroyRoomOptions {
+  /** Shown to the occupants (`<destroy><reason/></destroy>`). */
+  readonly reason?: string | undefined;
+  /** The JID of a room that replaces this one (`<destroy jid/>`). */
+  readonly alternate?: string | undefined;
+}
+
 // Typed events on top of EventEmitter.
 export interface MlsClient {
   on<K extends keyof MlsClientEvents>(event: K, listener: (...args: MlsClientEvents[K]) => void): this;
@@ -147,6 +155,9 @@ export class MlsClient extends EventEmitter {
       keyPackageCount: (d) => client.keyPackageCount(d),
       emit: (event, ...args) => void client.emitSafe(event, ...args),
       reportError: (e, what, room) => client.reportError(e, what, room),
+      forget: (s) => {
+        if (client.sessions.get(s.room) === s) client.sessions.delete(s.room);
+      },
     };
   }
 
@@ -300,7 +311,7 @@ export class MlsClient extends EventEmitter {
     // KeyPackages and rooms again: counts may have changed while away.
     this.services.clear();
     for (const s of this.sessions.values()) {
-      s.rejoin().catch((e) => this.reportError(e, "rejoining after reconnect", s.room));
+      s.rejoin().catch((e) => this.reportRejoinError(e, "rejoining after reconnect", s.room));
     }
   }
 
@@ -419,7 +430,13 @@ export class MlsClient extends EventEmitter {
     if (this.closed) throw new ClientError("closed", "client closed");
     const r = this.checkRoom(room);
     const s = this.sessions.get(r);
-    if (s) return s;
+    if (s) {
+      const gone = s.destruction;
+      if (gone === undefined) return s;
+      // A destroyed room: once its state is deleted, the JID starts afresh (e.g. createRoom again).
+      await gone;
+      return this.session(room);
+    }
     let p = this.loading.get(r);
     if (!p) {
       p = (async () => {
@@ -434,7 +451,7 @@ export class MlsClient extends EventEmitter {
     return p;
   }
 
-  /** Rooms with a stored state. */
+  /** Rooms with a stored state (a destroyed room's state is deleted: it is not listed). */
   async rooms(): Promise<{ room: string; status: string; kind: RoomKind | undefined; lastSeq: number }[]> {
     return (await this.store.listRooms()).map((r) => ({ room: r.room, status: r.status, kind: r.kind, lastSeq: r.lastSeq }));
   }
@@ -459,7 +476,6 @@ export class MlsClient extends EventEmitter {
     await s.join();
   }
 
-  /** Leaves the MUC room (the device stays an MLS member of a group room). */
   /**
    * Switches a room between "group" (members-only: membership = affiliations)
    * and "channel" (open: membership follows occupancy), §6.10. Owners only.
@@ -469,6 +485,47 @@ export class MlsClient extends EventEmitter {
     await s.setKind(kind);
   }
 
+  /**
+   * Changes the room's subject (XEP-0045 §8.1): joins first if needed, sends
+   * a groupchat message with only <subject/>, and resolves when the room
+   * reflects the change (the "subject" event fires for it). Rejects with a
+   * ClientError of code "stanza" when the room refuses, e.g. condition
+   * "forbidden": only moderators may, unless the room's
+   * muc#roomconfig_changesubject lets participants. "" clears the subject.
+   *
+   * The subject is NOT encrypted with MLS: it is plain MUC metadata that the
+   * service stores and every occupant reads (docs/protocol.md §11).
+   */
+  async setSubject(room: string, subject: string): Promise<void> {
+    const s = await this.joined(room);
+    await s.setSubject(subject);
+  }
+
+  /**
+   * The room's last known subject: the last one the room sent since this
+   * client joined it (the room sends it at the end of every join); undefined
+   * before that. "" means no subject. Plain MUC metadata, not MLS-protected.
+   */
+  subject(room: string): string | undefined {
+    return this.sessions.get(bareJid(room))?.subject;
+  }
+
+  /**
+   * Destroys the room (XEP-0045 §10.9, owners only): the service deletes it
+   * with its group state and log, and every occupant gets an unavailable
+   * presence with <destroy/>. Resolves once the service confirmed and this
+   * device dropped its own state for the room ("destroyed" fires, and rooms()
+   * no longer lists it); rejects with a ClientError of code "stanza" on
+   * refusal (e.g. "forbidden" for a non-owner). The same room JID can then be
+   * created again. `alternate` names a room that replaces it.
+   */
+  async destroyRoom(room: string, o: DestroyRoomOptions = {}): Promise<void> {
+    if (o.alternate !== undefined && !isJid(o.alternate)) throw new ClientError("invalid-argument", `not a JID: '${o.alternate}'`);
+    const s = await this.session(room);
+    await s.destroyRoom(o);
+  }
+
+  /** Leaves the MUC room (the device stays an MLS member of a group room). */
   async leave(room: string): Promise<void> {
     const s = await this.session(room);
     await s.leave();
@@ -479,8 +536,14 @@ export class MlsClient extends EventEmitter {
     for (const r of await this.store.listRooms()) {
       if (!r.autoJoin) continue;
       const s = await this.session(r.room);
-      await s.join().catch((e) => this.reportError(e, "rejoining", r.room));
+      await s.join().catch((e) => this.reportRejoinError(e, "rejoining", r.room));
     }
+  }
+
+  /** A room found destroyed on rejoin is no error: its "destroyed" event tells (XEP-0045 §10.9). */
+  private reportRejoinError(e: unknown, what: string, room: string): void {
+    if (isClientError(e, "destroyed")) return;
+    this.reportError(e, what, room);
   }
 
   private async joined(room: string): Promise<RoomSession> {

@@ -31,7 +31,9 @@ export type ClientErrorCode =
   /** A check that protects the user failed (external sender key, identity, signature key). */
   | "verification"
   /** The room already exists, or another state conflict. */
-  | "conflict";
+  | "conflict"
+  /** The room was destroyed (XEP-0045 §10.9): what was waiting on it will not happen. */
+  | "destroyed";
 
 export interface ClientErrorDetails {
   /** The RFC 6120 defined condition, e.g. "conflict", "forbidden". */

@@ -49,6 +49,7 @@ import type { ClientStore, OutboxUpdate, RoomKind, RoomRecord, RoomStatus } from
 import type { Transport } from "./transport.js";
 import type {
   AffiliationResult,
+  DestroyedEvent,
   MemberDevice,
   MembershipEvent,
   MessageEvent,
@@ -113,6 +114,8 @@ export interface RoomHost {
   keyPackageCount(domain: string): Promise<{ available: number; lastResort: boolean }>;
   emit<K extends keyof MlsClientEvents>(event: K, ...args: MlsClientEvents[K]): void;
   reportError(e: unknown, what: string, room?: string): void;
+  /** The room was destroyed and this session dropped its state: the client forgets it (a later use starts afresh). */
+  forget(session: RoomSession): void;
 }
 
 type SendOutcome =
@@ -136,6 +139,15 @@ class Batch {
 
 interface Watcher {
   check(): boolean;
+  /** The session ends (closed, or the room destroyed): the wait fails with `e`. */
+  fail(e: ClientError): void;
+}
+
+/** A setSubject() waiting for the room to reflect its change (XEP-0045 §8.1). */
+interface SubjectWaiter {
+  readonly id: string;
+  readonly subject: string;
+  readonly done: Deferred<void>;
 }
 
 const AFFILIATIONS = ["owner", "admin", "member", "outcast"] as const;
@@ -151,10 +163,18 @@ export class RoomSession {
   needsSelfUpdate = false;
   /** Unix seconds of this device's last fresh leaf in the group (periodic self-update, §6.5.1). */
   leafUpdatedAt = 0;
+  /** This device has (had) a stored state for the room: it knows the room existed. */
+  private hadRoom = false;
   autoJoin = false;
   nick: string | undefined;
   /** Our MUC presence is in the room. */
   occupant = false;
+  /**
+   * The last subject the room sent (XEP-0045 §8.1; it sends the current one at
+   * the end of every join). Plain MUC metadata, not MLS-protected; kept in
+   * memory only. Undefined until the room sent one.
+   */
+  subject: string | undefined;
 
   private readonly queue = new SerialQueue();
   private readonly buffer = new Map<number, RoomEntry>();
@@ -178,7 +198,14 @@ export class RoomSession {
   private joining: Promise<void> | undefined;
   /** The save of the state a Welcome produced (isMember is already true while it runs). */
   private welcomeSaved: Promise<void> = Promise.resolve();
+  private readonly subjectWaiters = new Set<SubjectWaiter>();
   private closed = false;
+  /** Set when the room is known to be destroyed (XEP-0045 §10.9): no rejoin, no commit, no external join. */
+  private destroying = false;
+  /** The teardown of a destroyed room (see destroyed()). */
+  private teardown: Promise<void> | undefined;
+  /** The room's state was deleted from the store: nothing may write it again. */
+  private stateDropped = false;
   private readonly log: Logger;
 
   constructor(
@@ -195,6 +222,7 @@ export class RoomSession {
   async load(): Promise<void> {
     const r = await this.host.store.getRoom(this.room);
     if (!r) return;
+    this.hadRoom = true;
     this.kind = r.kind;
     this.status = r.status;
     this.lastSeq = r.lastSeq;
@@ -231,6 +259,8 @@ export class RoomSession {
 
   /** Persists the room (group state + cursor) with the batch, atomically; then runs the batch's events. */
   private async save(batch?: Batch): Promise<void> {
+    // A destroyed room's state stays deleted (a task that ran late must not write it back).
+    if (this.stateDropped) return;
     try {
       await this.host.store.saveRoom(this.record(), {
         seen: batch?.seen,
@@ -246,6 +276,7 @@ export class RoomSession {
       this.scheduleCatchUp();
       throw toClientError(e, "storage", "saving the room state", this.room);
     }
+    this.hadRoom = true;
     if (batch) {
       const events = batch.events;
       batch.events = [];
@@ -305,11 +336,17 @@ export class RoomSession {
     const type = stanza.attrs["type"];
     if (type === "error") {
       const id = stanza.attrs["id"];
+      const sw = id ? [...this.subjectWaiters].find((x) => x.id === id) : undefined;
+      if (sw) {
+        sw.done.reject(stanzaError(stanza, "subject change refused", this.room));
+        return;
+      }
       const w = id ? this.sendWaiters.get(id) : undefined;
       if (w) w.resolve({ kind: "error", error: stanzaError(stanza, "message refused", this.room) });
       else this.log.warn({ id }, "error message from the room for an unknown id");
       return;
     }
+    if (type === "groupchat" && this.onSubject(stanza)) return;
     const cu = stanza.getChild("caught-up", NS.MLS);
     if (cu) {
       try {
@@ -341,6 +378,36 @@ export class RoomSession {
     this.kick();
   }
 
+  /**
+   * XEP-0045 §8.1: a groupchat message with <subject/> and no <body/> is the
+   * room's subject (a change, or the current one at the end of a join). It is
+   * plain MUC metadata, not an MLS entry. Returns false for anything else.
+   */
+  private onSubject(stanza: Element): boolean {
+    const el = stanza.getChild("subject");
+    if (!el || stanza.getChild("body") || stanza.getChild("mls", NS.MLS)) return false;
+    const subject = el.getText();
+    const from = stanza.attrs["from"] ?? "";
+    const by = from.startsWith(`${this.room}/`) ? from.slice(this.room.length + 1) : undefined;
+    const stamp = stanza.getChild("delay", NS.DELAY)?.attrs["stamp"];
+    const delayTime = stamp !== undefined ? new Date(stamp) : undefined;
+    const delayed = stanza.getChild("delay", NS.DELAY) !== undefined;
+    this.subject = subject;
+    // Our change came back (the room may give the reflection a new id: match our nick and text too).
+    const id = stanza.attrs["id"];
+    for (const w of [...this.subjectWaiters]) {
+      if (w.id === id || (!delayed && by !== undefined && by === this.nick && w.subject === subject)) w.done.resolve();
+    }
+    this.host.emit("subject", {
+      room: this.room,
+      subject,
+      by,
+      time: delayTime && !Number.isNaN(delayTime.getTime()) ? delayTime : new Date(this.host.options.now()),
+      delayed,
+    });
+    return true;
+  }
+
   private onPresence(p: Element): void {
     for (const w of [...this.presenceWaiters]) if (w(p)) this.presenceWaiters.delete(w);
     const from = p.attrs["from"] ?? "";
@@ -351,6 +418,13 @@ export class RoomSession {
       this.occupant = false;
       this.log.info({ codes: [...codes] }, "left the room (unavailable self-presence)");
       if (wasOccupant) this.host.emit("left", { room: this.room, statusCodes: [...codes] });
+      // §10.9: the room was destroyed (its <destroy/> in our unavailable self-presence).
+      const destroy = p.getChild("x", NS.MUC_USER)?.getChild("destroy");
+      if (destroy) {
+        const reason = destroy.getChildText("reason");
+        void this.destroyed({ room: this.room, reason: reason ?? undefined, alternate: destroy.attrs["jid"] || undefined });
+        return;
+      }
       // Revoked (321), banned (301) or kicked (307): no live entries any more.
       // The removing commit is in the log: fetch it (§6.6).
       if (this.isMember && (codes.has(321) || codes.has(301) || codes.has(307))) this.pollForRemoval();
@@ -422,7 +496,7 @@ export class RoomSession {
     if (this.needsResync) {
       const why = this.needsResync;
       this.needsResync = undefined;
-      await this.resyncInQueue(why);
+      if (!this.destroying) await this.resyncInQueue(why);
     }
     this.updateGapTimer();
     this.notifyWatchers();
@@ -801,7 +875,7 @@ export class RoomSession {
   // ================================================================ commits (§6.5)
 
   private scheduleCommit(): void {
-    if (this.commitTimer || this.closed) return;
+    if (this.commitTimer || this.closed || this.destroying) return;
     const delay = Math.max(Math.floor(Math.random() * (this.host.options.commitDelayMs + 1)), this.commitNotBefore - Date.now());
     this.commitTimer = setTimeout(() => {
       this.commitTimer = undefined;
@@ -836,7 +910,7 @@ export class RoomSession {
   }
 
   private async maybeCommitInQueue(): Promise<CommitOutcome> {
-    if (!this.commitDue()) return "none";
+    if (this.closed || this.destroying || !this.commitDue()) return "none";
     if (this.hasGap) {
       // §6.5.1: not while entries are missing.
       await this.catchUpInQueue();
@@ -987,19 +1061,32 @@ export class RoomSession {
   }
 
   private async doJoin(): Promise<void> {
+    if (this.destroying) throw this.destroyedError();
     await this.host.service(this.domain);
     const info = await this.roomInfo();
     if (info) this.kind = info.kind;
     const caught = this.waitCaughtUp(this.host.options.joinTimeoutMs);
+    let codes: Set<number>;
     try {
-      await this.sendJoinPresence();
+      codes = await this.sendJoinPresence();
     } catch (e) {
       for (const w of this.caughtUpWaiters) w.resolve({ last: -1, complete: false });
       this.caughtUpWaiters.clear();
       throw e;
     }
+    if (codes.has(201) && this.hadRoom) {
+      // Our join created the room: the one this device was in was destroyed
+      // while it was away (XEP-0045 §10.9, no presence reached it). Leave, so
+      // that the new unbound room goes away again (§6.2), and drop our state.
+      this.log.info("the room was destroyed while this device was away");
+      await this.host.transport.send(xml("presence", { to: `${this.room}/${this.nick ?? ""}`, type: "unavailable" })).catch(() => undefined);
+      this.occupant = false;
+      await this.destroyed({ room: this.room, reason: undefined, alternate: undefined });
+      throw this.destroyedError();
+    }
     this.autoJoin = true;
     await caught;
+    if (this.destroying) throw this.destroyedError();
     await this.queue.run(async () => {
       try {
         await this.catchUpInQueue();
@@ -1265,7 +1352,7 @@ export class RoomSession {
         } catch (e) {
           this.sendWaiters.delete(contentId);
           // Never sent and never will be: not a member any more.
-          if (isClientError(e) && (e.code === "removed" || e.code === "not-member")) {
+          if (isClientError(e) && (e.code === "removed" || e.code === "not-member" || e.code === "destroyed")) {
             await this.host.store.outboxUpdate(this.room, { contentId, status: "failed" }).catch(() => undefined);
           }
           // Otherwise (connection lost...) it stays in the outbox: re-sent after the next join.
@@ -1287,7 +1374,7 @@ export class RoomSession {
       const err = outcome.error;
       lastError = err;
       // Closed: the message stays in the outbox and is re-sent by the next session.
-      if (err.code === "removed" || err.code === "not-member" || err.code === "closed") throw err;
+      if (err.code === "removed" || err.code === "not-member" || err.code === "closed" || err.code === "destroyed") throw err;
       if (err.mlsCondition === "stale-epoch" || err.mlsCondition === "epoch-mismatch") {
         // §6.7.4 / §7.6.7: catch up, then re-encrypt the same <content/> in the current epoch.
         this.log.info({ condition: err.mlsCondition }, "message refused for its epoch; catching up to re-send");
@@ -1311,6 +1398,7 @@ export class RoomSession {
     if (rec?.status === "accepted") {
       return { done: { id: contentId, seq: rec.seq ?? 0, epoch: rec.epoch ?? 0, stanzaId: rec.stanzaId } };
     }
+    if (this.destroying) throw this.destroyedError();
     await this.ensureCanSendInQueue();
     const g = this.group!;
     const waiter = new Deferred<SendOutcome>();
@@ -1437,6 +1525,7 @@ export class RoomSession {
         d.resolve();
         return true;
       },
+      fail: (e) => d.reject(e),
     };
     this.watchers.add(w);
     const timer = setTimeout(
@@ -1469,14 +1558,99 @@ export class RoomSession {
     return this.queue.idle();
   }
 
-  close(): void {
+  /** Stops the session; what waits on it fails with `reason` (default: code "closed"). */
+  close(reason: ClientError = new ClientError("closed", "client closed", { room: this.room })): void {
     this.closed = true;
     this.cancelCommitTimer();
     if (this.gapTimer) clearTimeout(this.gapTimer);
     this.gapTimer = undefined;
-    this.failWaiters(new ClientError("closed", "client closed", { room: this.room }));
+    this.failWaiters(reason);
     for (const w of this.caughtUpWaiters) w.resolve({ last: -1, complete: false });
     this.caughtUpWaiters.clear();
+    for (const w of this.subjectWaiters) w.done.reject(reason);
+    for (const w of [...this.watchers]) w.fail(reason);
+    this.watchers.clear();
+  }
+
+  // ================================================================ subject (XEP-0045 §8.1)
+
+  /**
+   * Changes the room's subject: a groupchat message with only <subject/>
+   * (§8.1). Resolves when the room reflects the change; rejects with the
+   * room's stanza error (e.g. forbidden: only moderators, unless
+   * muc#roomconfig_changesubject lets participants). The subject is plain MUC
+   * metadata, not MLS-encrypted: the service reads it.
+   */
+  async setSubject(subject: string): Promise<void> {
+    if (this.destroying) throw this.destroyedError();
+    if (!this.occupant) throw new ClientError("not-member", `not an occupant of ${this.room}`, { room: this.room });
+    const w: SubjectWaiter = { id: randomUUID(), subject, done: new Deferred<void>() };
+    this.subjectWaiters.add(w);
+    const ms = this.host.options.sendTimeoutMs;
+    const timer = setTimeout(
+      () => w.done.reject(new ClientError("timeout", `the subject change was not reflected within ${ms} ms`, { room: this.room })),
+      ms,
+    );
+    try {
+      await this.host.transport.send(xml("message", { type: "groupchat", to: this.room, id: w.id }, xml("subject", {}, subject)));
+      await w.done.promise;
+    } finally {
+      clearTimeout(timer);
+      this.subjectWaiters.delete(w);
+    }
+  }
+
+  // ================================================================ destruction (XEP-0045 §10.9)
+
+  private destroyedError(): ClientError {
+    return new ClientError("destroyed", `${this.room} was destroyed`, { room: this.room });
+  }
+
+  /** Owners: destroys the room (§10.9), then drops this device's state for it like any occupant. */
+  async destroyRoom(o: { readonly reason?: string | undefined; readonly alternate?: string | undefined }): Promise<void> {
+    const d = xml("destroy", o.alternate !== undefined ? { jid: o.alternate } : {});
+    if (o.reason !== undefined) d.append(xml("reason", {}, o.reason));
+    await this.host.request(xml("iq", { type: "set", to: this.room }, xml("query", { xmlns: NS.MUC_OWNER }, d)), "destroying the room", this.room);
+    // When we were an occupant, our <destroy/> presence came before the result and this joins that teardown.
+    await this.destroyed({ room: this.room, reason: o.reason, alternate: o.alternate });
+  }
+
+  /**
+   * The room is gone (§10.9). Stops for good: no rejoin, no commit, no
+   * external join; what waits on the room fails with code "destroyed". Entries
+   * that arrived before the destruction are still processed (their events
+   * fire). Then the room's state is deleted (docs/protocol.md §6.10: clients
+   * delete their group state), the client forgets this session and emits
+   * "destroyed". Idempotent: every call returns the first one's promise.
+   */
+  destroyed(ev: DestroyedEvent): Promise<void> {
+    if (this.teardown) return this.teardown;
+    this.destroying = true;
+    this.autoJoin = false;
+    this.occupant = false;
+    this.cancelCommitTimer();
+    this.log.info({ reason: ev.reason, alternate: ev.alternate }, "room destroyed; dropping its state");
+    this.teardown = this.queue
+      .run(async () => {
+        if (!this.closed) await this.drainInQueue().catch((e) => this.log.debug({ err: e }, "last drain of a destroyed room failed"));
+        this.close(this.destroyedError());
+        this.stateDropped = true;
+        this.group = undefined;
+        this.buffer.clear();
+        this.welcomes = [];
+        await this.host.store.deleteRoom(this.room);
+      })
+      .catch((e) => this.host.reportError(e, "deleting the state of a destroyed room", this.room))
+      .then(() => {
+        this.host.forget(this);
+        this.host.emit("destroyed", ev);
+      });
+    return this.teardown;
+  }
+
+  /** The teardown of a destroyed room, when one started (the client waits for it before reusing the room JID). */
+  get destruction(): Promise<void> | undefined {
+    return this.teardown;
   }
 }
 

@@ -343,6 +343,19 @@ export class ClientStore {
     });
   }
 
+  /**
+   * Deletes everything kept for a room: its group state and cursor, its
+   * outbox and its dedup entries, in one transaction (a destroyed room,
+   * docs/protocol.md §6.10: clients delete their group state).
+   */
+  async deleteRoom(room: string): Promise<void> {
+    await this.db.transaction(async (sql) => {
+      await sql.run("DELETE FROM rooms WHERE room = ?", [room]);
+      await sql.run("DELETE FROM outbox WHERE room = ?", [room]);
+      await sql.run("DELETE FROM seen WHERE room = ?", [room]);
+    });
+  }
+
   async hasSeen(room: string, sender: string, contentId: string): Promise<boolean> {
     const r = await this.db.get<{ one: number }>("SELECT 1 AS one FROM seen WHERE room = ? AND sender = ? AND content_id = ?", [room, sender, contentId]);
     return r !== undefined;

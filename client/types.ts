@@ -72,6 +72,36 @@ export interface LeftEvent {
   readonly statusCodes: readonly number[];
 }
 
+/**
+ * A subject message from the room (XEP-0045 §8.1): a change, or the current
+ * subject the room sends at the end of every join (§7.2.15). The subject is
+ * plain MUC metadata, NOT encrypted with MLS: the service and every occupant
+ * read it (docs/protocol.md §11).
+ */
+export interface SubjectEvent {
+  readonly room: string;
+  /** The subject; "" when the room has none or it was cleared. */
+  readonly subject: string;
+  /** The nick that set it, when the message came from an occupant JID (room/nick). Not authenticated by MLS. */
+  readonly by: string | undefined;
+  /** When it was set, if the room says so (XEP-0203 delay), else when it arrived. */
+  readonly time: Date;
+  /** True when the message has a XEP-0203 delay: the stored subject sent on join, not a live change. */
+  readonly delayed: boolean;
+}
+
+/**
+ * The room was destroyed (XEP-0045 §10.9). Emitted once, after this device
+ * stopped the room's session and deleted its state for the room.
+ */
+export interface DestroyedEvent {
+  readonly room: string;
+  /** The owner's reason, when given. */
+  readonly reason: string | undefined;
+  /** The alternate venue the owner named (`<destroy jid/>`), when given. */
+  readonly alternate: string | undefined;
+}
+
 export interface InvitedEvent {
   readonly room: string;
   /** Who granted the affiliation, as the room reports it. */
@@ -102,6 +132,8 @@ export interface MlsClientEvents {
   removed: [RemovedEvent];
   invited: [InvitedEvent];
   left: [LeftEvent];
+  subject: [SubjectEvent];
+  destroyed: [DestroyedEvent];
   sent: [SentEvent];
   warning: [WarningEvent];
   error: [ClientError];

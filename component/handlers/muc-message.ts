@@ -52,7 +52,7 @@ export function registerMucMessage(router: Router, deps: HandlerDeps): void {
       if (role !== "moderator" && !(role === "participant" && room.record.config.changeSubject)) {
         throw stanzaError("forbidden", "you may not change the subject of this room");
       }
-      await host.setSubject(room, occupant, session, subject.getText());
+      await host.setSubject(room, occupant, session, subject.getText(), ctx.stanza.attrs["id"]);
       return;
     }
     await host.groupchat(room, occupant, session, ctx.stanza);

@@ -464,11 +464,15 @@ export class RoomHost {
     return { before, changed: true };
   }
 
-  /** Persists the subject, sends it to every occupant, emits subject-changed. */
-  async setSubject(room: Room, occupant: Occupant, session: Session, subject: string): Promise<void> {
+  /**
+   * Persists the subject, sends it to every occupant, emits subject-changed.
+   * The reflection keeps the sender's stanza id when it has one (XEP-0045
+   * §7.4, muc#stable_id), so the changer can match it.
+   */
+  async setSubject(room: Room, occupant: Occupant, session: Session, subject: string, senderId?: string): Promise<void> {
     const at = this.now();
     room.record = await this.store.updateRoom(room.jid, { subject, subjectBy: occupant.nick, subjectAt: at });
-    const id = this.newId();
+    const id = senderId || this.newId();
     await this.fanOut(room, (r) => subjectMessage({ from: occupant.occupantJid, to: r.realJid, id, subject, room: room.jid }));
     this.events.emit("subject-changed", { room: room.jid, subject, nick: occupant.nick, realJid: session.realJid });
   }

@@ -46,6 +46,17 @@ describe("mls-chat argument parsing", () => {
       timeout: 2.5,
       command: { name: "listen", room: "team@mls.localhost", json: true, count: 3 },
     });
+    expect(parseArgs([...BASE, "subject", "team@mls.localhost", "Q3 planning"], io)).toMatchObject({
+      timeout: 60,
+      command: { name: "subject", room: "team@mls.localhost", text: "Q3 planning" },
+    });
+    expect(parseArgs([...BASE, "subject", "team@mls.localhost", ""], io)).toMatchObject({ command: { name: "subject", text: "" } });
+    expect(parseArgs([...BASE, "destroy", "team@mls.localhost"], io)).toMatchObject({
+      command: { name: "destroy", room: "team@mls.localhost", reason: undefined, alternate: undefined },
+    });
+    expect(
+      parseArgs([...BASE, "destroy", "team@mls.localhost", "--reason", "project over", "--alternate", "team2@mls.localhost", "--timeout", "9"], io),
+    ).toMatchObject({ timeout: 9, command: { name: "destroy", reason: "project over", alternate: "team2@mls.localhost" } });
     // listen has no default time limit; global options may follow the command; -v twice is debug.
     expect(parseArgs(["listen", "team@mls.localhost", "--jid", "bob@localhost", "--password", "x", "-v", "-v"], io)).toMatchObject({
       jid: "bob@localhost",
@@ -78,6 +89,9 @@ describe("mls-chat argument parsing", () => {
     [[...BASE, "listen", "r@s", "--timeout", "soon"], "seconds"],
     [[...BASE, "--server", "nohost", "send", "r@s", "x"], "HOST:PORT"],
     [[...BASE, "create", "r@s", "--bogus"], "unknown option"],
+    [[...BASE, "subject", "r@s"], "missing required argument"],
+    [[...BASE, "destroy", "r@s", "--alternate", "elsewhere"], "room JID"],
+    [[...BASE, "destroy", "r@s", "--reason"], "argument missing"],
   ])("usage error %j -> exit 2", async (argv, message) => {
     const { err, io } = capture();
     expect(parseArgs(argv, io, { env: {} })).toBe(EXIT.usage);
@@ -91,7 +105,8 @@ describe("mls-chat argument parsing", () => {
     expect(await runCli(["--help"], { ...io, env: {} })).toBe(EXIT.ok);
     const text = out.join("");
     expect(text).toContain("Usage: mls-chat --jid JID --password PW [--server HOST:PORT] [--state DIR] COMMAND");
-    for (const c of ["create", "invite", "remove", "ban", "send", "members", "listen"]) expect(text).toContain(c);
+    for (const c of ["create", "invite", "remove", "ban", "send", "members", "listen", "subject", "destroy"]) expect(text).toContain(c);
+    expect(text).toContain("NOT encrypted");
     expect(text).toContain("Exit codes: 0 success, 1 protocol or server error, 2 usage error, 3 timeout.");
     const sub = capture();
     expect(await runCli(["listen", "--help"], { ...sub.io, env: {} })).toBe(EXIT.ok);
@@ -201,6 +216,45 @@ describe("mls-chat commands against the fake DS", () => {
     const refused = capture();
     expect(await runCli([...bob, "ban", room, "alice@localhost"], depsFor(w, refused.io))).toBe(EXIT.error);
     expect(refused.err.join("")).toContain("forbidden");
+  });
+
+  it("subject and destroy: exit 0 when done, 1 when refused; listen ends with 1 when the room is destroyed", async () => {
+    w = new World();
+    const room = w.room("team");
+    const state = { alice: w.newStateDir(), bob: w.newStateDir() };
+    const as = (who: "alice" | "bob") => ["--jid", `${who}@localhost`, "--password", "pw", "--state", state[who]];
+    expect(await runCli([...as("alice"), "create", room], depsFor(w, capture().io))).toBe(EXIT.ok);
+    // bob is not a member yet: the join is refused (his device publishes KeyPackages on the way).
+    const early = capture();
+    expect(await runCli([...as("bob"), "subject", room, "hi"], depsFor(w, early.io))).toBe(EXIT.error);
+    expect(early.err.join("")).toContain("registration-required");
+    expect(await runCli([...as("alice"), "invite", room, "bob@localhost"], depsFor(w, capture().io))).toBe(EXIT.ok);
+
+    const set = capture();
+    expect(await runCli([...as("alice"), "subject", room, "Q3 planning"], depsFor(w, set.io))).toBe(EXIT.ok);
+    expect(set.out.join("")).toBe(`subject of ${room} set\n`);
+    expect(w.ds.room(room).subject).toBe("Q3 planning");
+
+    // bob, a member (participant), may neither change the subject nor destroy the room.
+    const refused = capture();
+    expect(await runCli([...as("bob"), "subject", room, "mine"], depsFor(w, refused.io))).toBe(EXIT.error);
+    expect(refused.err.join("")).toContain("forbidden");
+    const notOwner = capture();
+    expect(await runCli([...as("bob"), "destroy", room], depsFor(w, notOwner.io))).toBe(EXIT.error);
+    expect(notOwner.err.join("")).toContain("forbidden");
+    expect(w.ds.room(room).subject).toBe("Q3 planning");
+
+    const listenOut = capture();
+    const listening = runCli([...as("bob"), "listen", room, "--timeout", "20"], depsFor(w, listenOut.io));
+    await until(() => [...w.ds.room(room).occupants.values()].some((o) => o.bare === "bob@localhost"), 5000, "bob listening");
+    const d = capture();
+    expect(await runCli([...as("alice"), "destroy", room, "--reason", "project over"], depsFor(w, d.io))).toBe(EXIT.ok);
+    expect(d.out.join("")).toBe(`destroyed ${room}\n`);
+    expect(await listening).toBe(EXIT.error);
+    expect(listenOut.err.join("")).toContain(`${room} was destroyed: project over`);
+    expect(w.ds.rooms.has(room)).toBe(false);
+    // The same JID can be created again.
+    expect(await runCli([...as("alice"), "create", room], depsFor(w, capture().io))).toBe(EXIT.ok);
   });
 
   it("SIGINT (abort) ends listen with exit 0", async () => {

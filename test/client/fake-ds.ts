@@ -5,7 +5,8 @@
 // validated with the library's PublicGroup (first valid commit of an epoch
 // wins, missing proposals, GroupInfo checks, Welcome delivery with the tree),
 // application messages with seq / stanza-id and the epoch rules of 7.5,
-// catch-up (6.8) and group-info for external joins (6.9).
+// catch-up (6.8) and group-info for external joins (6.9); the XEP-0045 subject
+// (§8.1, sent at the end of each join) and room destruction (§10.9).
 //
 // Written for the tests only: one process, no persistence, no rate limits.
 
@@ -104,6 +105,11 @@ interface Room {
   readonly welcomes: Map<string, StoredWelcome>;
   readonly cursors: Map<string, number>;
   removalEpoch: number;
+  subject: string;
+  subjectBy: string | undefined;
+  subjectAt: Date | undefined;
+  /** muc#roomconfig_changesubject: participants may change the subject. */
+  changeSubject: boolean;
 }
 
 interface StoredKp {
@@ -414,12 +420,59 @@ export class FakeDs {
 
   private configure(iq: Element, room: Room, from: string, el: Element): void {
     if (room.affiliations.get(bareOf(from)) !== "owner") throw new DsError("auth", "forbidden");
+    const destroy = el.getChild("destroy");
+    if (destroy) return this.destroy(iq, room, destroy);
     const x = el.getChild("x", "jabber:x:data");
     for (const f of x?.getChildren("field") ?? []) {
       if (f.attrs["var"] === "muc#roomconfig_membersonly") room.kind = f.getChildText("value") === "1" ? "group" : "channel";
+      if (f.attrs["var"] === "muc#roomconfig_changesubject") room.changeSubject = f.getChildText("value") === "1";
     }
     this.result(iq);
     if (room.bound) this.converge(room);
+  }
+
+  /** XEP-0045 §10.9: every occupant gets an unavailable self-presence with <destroy/>, then the owner the result. */
+  private destroy(iq: Element, room: Room, destroy: Element): void {
+    this.rooms.delete(room.jid);
+    const reason = destroy.getChildText("reason");
+    for (const [full, o] of room.occupants) {
+      const d = xml("destroy", destroy.attrs["jid"] !== undefined ? { jid: destroy.attrs["jid"] } : {});
+      if (reason !== null) d.append(xml("reason", {}, reason));
+      this.out(
+        xml(
+          "presence",
+          { type: "unavailable", from: `${room.jid}/${o.nick}`, to: full },
+          xml("x", { xmlns: MUC_USER }, xml("item", { affiliation: "none", role: "none" }), xml("status", { code: "110" }), d),
+        ),
+      );
+    }
+    this.result(iq);
+  }
+
+  /** The room's subject message to `to` (§7.2.15 on join: with a delay when it was set). */
+  private subjectStanza(room: Room, to: string): Element {
+    const m = xml(
+      "message",
+      { type: "groupchat", from: room.subjectBy !== undefined ? `${room.jid}/${room.subjectBy}` : room.jid, to, id: randomUUID() },
+      xml("subject", {}, room.subject),
+    );
+    if (room.subjectAt) m.append(xml("delay", { xmlns: "urn:xmpp:delay", from: room.jid, stamp: room.subjectAt.toISOString() }));
+    return m;
+  }
+
+  /** §8.1: moderators (owners, admins) always; participants when changesubject allows. The reflection gets a new id. */
+  private changeSubject(room: Room, from: string, subject: Element): void {
+    const occ = room.occupants.get(from);
+    if (!occ) throw new DsError("cancel", "not-acceptable");
+    const aff = room.affiliations.get(occ.bare);
+    if (aff !== "owner" && aff !== "admin" && !room.changeSubject) throw new DsError("auth", "forbidden");
+    room.subject = subject.getText();
+    room.subjectBy = occ.nick;
+    room.subjectAt = new Date();
+    const id = randomUUID();
+    for (const full of room.occupants.keys()) {
+      this.out(xml("message", { type: "groupchat", from: `${room.jid}/${occ.nick}`, to: full, id }, xml("subject", {}, room.subject)));
+    }
   }
 
   private isAffiliated(room: Room, bare: string): boolean {
@@ -642,6 +695,8 @@ export class FakeDs {
         if (!p.attrs["x-disconnect"]) {
           this.out(xml("presence", { type: "unavailable", from: `${room.jid}/${o.nick}`, to: from }, xml("x", { xmlns: MUC_USER }, xml("status", { code: "110" }))));
         }
+        // §6.2: an unbound room is destroyed when its creator leaves it.
+        if (!room.bound && room.occupants.size === 0) this.rooms.delete(room.jid);
         if (room.kind === "channel") this.converge(room);
       }
       return;
@@ -670,6 +725,10 @@ export class FakeDs {
         welcomes: new Map(),
         cursors: new Map(),
         removalEpoch: 0,
+        subject: "",
+        subjectBy: undefined,
+        subjectAt: undefined,
+        changeSubject: false,
       };
       this.rooms.set(roomJid, room);
       codes.push("201");
@@ -705,6 +764,8 @@ export class FakeDs {
       this.out(xml("message", { type: "headline", from: room.jid, to: from, id: randomUUID() }, xml("caught-up", { xmlns: MLS, last: String(cu.last), complete: String(cu.complete) })));
       if (room.kind === "channel") this.converge(room);
     }
+    // The subject ends the join (XEP-0045 §7.2.15, docs/protocol.md §6.3 item 5).
+    this.out(this.subjectStanza(room, from));
   }
 
   // ---------------------------------------------------------------- commits (§6.5, §7.3)
@@ -837,6 +898,8 @@ export class FakeDs {
     if (m.attrs["type"] === "error") return;
     const room = this.roomOr404(bareOf(to));
     if (m.attrs["type"] !== "groupchat") throw new DsError("cancel", "feature-not-implemented");
+    const subject = m.getChild("subject");
+    if (subject && !m.getChild("body")) return this.changeSubject(room, from, subject);
     const refuse = (type: string, cond: string, mlsName: string, attrs: Record<string, string> = {}) => {
       throw new DsError(type, cond, mlsCond(mlsName, attrs));
     };

@@ -65,7 +65,7 @@ export class World {
     client.on("membership", (m) => tc.membership.push(m));
     client.on("error", (e) => tc.errors.push(e));
     client.on("warning", (w) => tc.warnings.push(w));
-    for (const name of ["joined", "removed", "invited", "sent"] as const) {
+    for (const name of ["joined", "removed", "invited", "sent", "left", "subject", "destroyed"] as const) {
       client.on(name, (p: MlsClientEvents[typeof name][0]) => tc.events.push({ name, payload: p }));
     }
     this.clients.push(tc);

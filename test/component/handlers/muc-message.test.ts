@@ -93,6 +93,7 @@ describe("groupchat messages and subject", () => {
     const out = await t.deliver(bySubject(ALICE, "Plans"));
     expect(out.map(summary)).toEqual([`message(groupchat) ${ROOM}/alice -> ${ALICE}`, `message(groupchat) ${ROOM}/alice -> ${BOB}`]);
     expect(out[0]?.getChildText("subject")).toBe("Plans");
+    expect(out.map((m) => m.attrs["id"])).toEqual(["s", "s"]); // §7.4: the sender's id is kept
     expect(t.events).toEqual([{ name: "subject-changed", payload: { room: ROOM, subject: "Plans", nick: "alice", realJid: ALICE } }]);
     expect(await t.store.getRoom(ROOM)).toMatchObject({ subject: "Plans", subjectBy: "alice" });
 

@@ -444,7 +444,7 @@ export class World {
     c.on("membership", (m) => d.membership.push(m));
     c.on("warning", (w) => d.warnings.push(w));
     c.on("error", (e) => d.errors.push(e));
-    for (const name of ["joined", "removed", "left", "sent", "invited", "online", "offline"] as const) {
+    for (const name of ["joined", "removed", "left", "sent", "invited", "online", "offline", "subject", "destroyed"] as const) {
       c.on(name, (...p: MlsClientEvents[typeof name]) => d.events.push({ name, payload: p[0] }));
     }
     this.devices.push(d);
