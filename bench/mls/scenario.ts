@@ -186,12 +186,11 @@ export async function runScenario<S>(
   const setupMs = performance.now() - t0;
 
   /** Times `run` (warm-up runs first), stopping early after a run longer than longMs. */
-  const measure = async (op: OpName, run: () => Promise<unknown>, before?: () => Promise<void>, reps = input.reps): Promise<void> => {
+  const measure = async (op: OpName, run: () => Promise<unknown>, reps = input.reps): Promise<void> => {
     started?.(op);
     const samples: number[] = [];
     let note: string | undefined;
     for (let i = 0; i < input.warmup + reps; i++) {
-      await before?.();
       const s = performance.now();
       await run();
       const ms = performance.now() - s;
@@ -211,32 +210,36 @@ export async function runScenario<S>(
     pathCommit = await impl.commit(A, {});
     impl.discard(A);
   });
-  let fresh: S | undefined;
-  // (No forced GC here: measured, a global.gc() right before the timed run makes that run
-  // slower, e.g. 4.7 instead of 2.7 ms at 1,000 full, not faster.)
-  const freshB = async () => {
-    fresh = await impl.fork(B);
+  // Receivers: B's state forked once per run before the runs start, so that neither the
+  // cloning nor the collection of its garbage falls inside a timed run (a member does not
+  // clone its state to process a commit). Earlier receivers are collected between rows.
+  const measureReceive = async (op: OpName, msg: () => Uint8Array): Promise<void> => {
+    gc();
+    const receivers: S[] = [];
+    for (let i = 0; i < input.warmup + input.reps; i++) receivers.push(await impl.fork(B));
+    let k = 0;
+    await measure(op, () => impl.process(receivers[k++]!, msg()));
   };
-  await measure("commit+path process", () => impl.process(fresh!, pathCommit!.commit), freshB);
+  await measureReceive("commit+path process", () => pathCommit!.commit);
 
   let add: Created | undefined;
   await measure("add create", async () => {
     add = await impl.commit(A, { add: input.d.kpBytes });
     impl.discard(A);
   });
-  await measure("add process", () => impl.process(fresh!, add!.commit), freshB);
+  await measureReceive("add process", () => add!.commit);
 
   let remove: Created | undefined;
   await measure("remove create", async () => {
     remove = await impl.commit(A, { remove: input.removed });
     impl.discard(A);
   });
-  await measure("remove process", () => impl.process(fresh!, remove!.commit), freshB);
-  fresh = undefined;
+  await measureReceive("remove process", () => remove!.commit);
+  gc();
 
   const welcome = add!.welcome;
   if (welcome === undefined) throw new Error(`${impl.name}: the add commit has no Welcome`);
-  await measure("join (Welcome)", () => impl.join(welcome, input.d), undefined, input.joinReps ?? input.reps);
+  await measure("join (Welcome)", () => impl.join(welcome, input.d), input.joinReps ?? input.reps);
 
   // Application messages: A protects a run of them, B unprotects them in order.
   const data = new Uint8Array(1024).fill(7);

@@ -607,8 +607,11 @@ export class DeliveryService {
     this.cursorWrites = this.cursorWrites
       .then(() =>
         // One transaction, few statements (a room deleted meanwhile is skipped).
-        this.store.transaction((tx) =>
-          tx.advanceCursors(moves.map((c) => ({ room: c.room, bareJid: c.device.bareJid, deviceId: c.device.deviceId, seq: c.seq }))),
+        // Deferred durability: cursors are advisory (a device that gets an entry again drops it),
+        // and an fsync of their own would make the next message's INSERT wait behind it.
+        this.store.transaction(
+          (tx) => tx.advanceCursors(moves.map((c) => ({ room: c.room, bareJid: c.device.bareJid, deviceId: c.device.deviceId, seq: c.seq }))),
+          { durability: "deferred" },
         ),
       )
       .then(

@@ -1,5 +1,5 @@
 // The persistent store behind an interface (SQLite now; PostgreSQL later).
-export type { AffiliationStore, RoomStore, Store, StoreTx } from "./store.js";
+export type { AffiliationStore, RoomStore, Store, StoreTx, TransactionOptions } from "./store.js";
 export { isStoreError, StoreError, type StoreErrorCode } from "./errors.js";
 export * from "./types.js";
 export type * from "./mls-types.js";

@@ -56,6 +56,11 @@ export interface AffiliationStore {
   setAffiliations(room: string, changes: readonly AffiliationChange[], now: number): Promise<AppliedAffiliationChange[]>;
 }
 
+export interface TransactionOptions {
+  /** "full" (the default): durable when it resolves. "deferred": durable with the next full write. */
+  readonly durability?: "full" | "deferred";
+}
+
 /** What a transaction callback gets: every data method, nothing about the connection. */
 export type StoreTx = RoomStore & AffiliationStore & MlsStoreTx;
 
@@ -67,8 +72,13 @@ export interface Store extends StoreTx {
    * back if it rejects (the rejection is passed on). Transactions run one at a
    * time. Calling transaction() again from inside `fn` rejects with
    * StoreError("nested_transaction").
+   *
+   * `durability: "deferred"` is for advisory data (delivery cursors): the
+   * commit is not flushed to disk on its own but with the next durable write.
+   * It survives a process crash, not a power cut, and it does not make
+   * the next durable write wait behind an fsync of its own.
    */
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Waits for running work, then closes. Later calls reject with "closed". */
   close(): Promise<void>;
 }

@@ -129,17 +129,25 @@ export class SqliteDb {
   /**
    * BEGIN IMMEDIATE; fn(); COMMIT. On rejection: ROLLBACK and the rejection
    * is passed on. Transactions are serialized on the connection.
+   *
+   * `durable: false` commits with synchronous=NORMAL: in WAL mode the commit
+   * is appended to the log but not fsynced; the next FULL commit's fsync
+   * covers it (the WAL is one append-only file). The connection is back to
+   * FULL before the lock is released, so no other write is affected.
    */
-  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+  async transaction<T>(fn: () => Promise<T>, options: { durable?: boolean } = {}): Promise<T> {
     const current = scope.getStore();
     if (current !== undefined && current.db === this && current.active) {
       throw new StoreError("nested_transaction", "transaction() called inside a transaction (transactions do not nest)");
     }
     this.assertOpen();
     const s: TxScope = { db: this, active: true };
+    const durable = options.durable ?? true;
     return this.lock.run(CONNECTION, async () => {
       try {
         this.assertOpen();
+        // PRAGMA synchronous cannot change inside a transaction: around it, under the lock.
+        if (!durable) await this.raw("PRAGMA synchronous = NORMAL", "PRAGMA synchronous");
         return await scope.run(s, async () => {
           await this.raw("BEGIN IMMEDIATE", "BEGIN IMMEDIATE");
           let result: T;
@@ -159,6 +167,7 @@ export class SqliteDb {
         });
       } finally {
         s.active = false;
+        if (!durable && !this.closed) await this.raw("PRAGMA synchronous = FULL", "PRAGMA synchronous");
       }
     });
   }

@@ -1,7 +1,7 @@
 // The Store on SQLite (the embedded default).
 
 import { StoreError } from "../errors.js";
-import type { AffiliationStore, RoomStore, Store, StoreTx } from "../store.js";
+import type { AffiliationStore, RoomStore, Store, StoreTx, TransactionOptions } from "../store.js";
 import {
   AFFILIATIONS,
   ROOM_KINDS,
@@ -357,10 +357,10 @@ export class SqliteStore extends SqliteOps implements Store {
     return this.db.path;
   }
 
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     // The same data methods serve as the transaction handle: inside `fn`
     // their statements run in the transaction (db.ts tracks the async context).
-    return this.db.transaction(() => fn(this));
+    return this.db.transaction(() => fn(this), { durable: (options.durability ?? "full") === "full" });
   }
 
   close(): Promise<void> {

@@ -63,6 +63,28 @@ describe("SQLite store: opening and migrations", () => {
     expect(await store.listRooms()).toEqual([]);
   });
 
+  it("a deferred-durability transaction commits like any other and leaves the connection at synchronous=FULL", async () => {
+    const store = await openAt(path.join(dir, "deferred.sqlite"));
+    let inside: unknown;
+    await store.transaction(async (tx) => {
+      await tx.createRoom(newRoom("d@mls.example.org"), { bareJid: "alice@example.org" });
+      inside = await store.pragma("synchronous");
+    }, { durability: "deferred" });
+    expect(inside).toBe(1); // NORMAL: not fsynced on its own
+    expect(await store.getRoom("d@mls.example.org")).toBeDefined();
+    expect(await store.pragma("synchronous")).toBe(2);
+    // Rolled back: nothing written, and the pragma restored all the same.
+    const boom = new Error("boom");
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.createRoom(newRoom("e@mls.example.org"), { bareJid: "alice@example.org" });
+        throw boom;
+      }, { durability: "deferred" }),
+    ).rejects.toBe(boom);
+    expect(await store.getRoom("e@mls.example.org")).toBeUndefined();
+    expect(await store.pragma("synchronous")).toBe(2);
+  });
+
   it("reopens without re-applying migrations", async () => {
     const file = path.join(dir, "db.sqlite");
     const calls: number[] = [];
