@@ -635,12 +635,7 @@ export class DeliveryService {
     const info = await this.store.getRoom(room);
     if (info === undefined) return out;
     if (info.kind === "group") {
-      for (const a of await this.store.listAffiliations(room)) {
-        if (a.affiliation !== "owner" && a.affiliation !== "admin" && a.affiliation !== "member") continue;
-        for (const d of await this.store.listDevices(a.bareJid)) {
-          if (!d.retired) out.set(deviceKey(d), { bareJid: d.bareJid, deviceId: d.deviceId });
-        }
-      }
+      for (const d of await this.store.listMemberDevices(room)) out.set(deviceKey(d), { bareJid: d.bareJid, deviceId: d.deviceId });
     } else {
       const outcasts = new Set((await this.store.listAffiliations(room, { affiliation: "outcast" })).map((a) => a.bareJid));
       for (const d of this.occupancy.channelDevices(room)) {

@@ -19,6 +19,12 @@ export interface DeviceStore {
   getDevice(bareJid: string, deviceId: string): Promise<DeviceRecord | undefined>;
   /** Devices of a user (retired ones included), sorted by device id. */
   listDevices(bareJid: string): Promise<DeviceRecord[]>;
+  /**
+   * The devices, not retired, of the room's owners, admins and members,
+   * sorted by JID then device id: a group room's desired members (§7.4.1) in
+   * one query, however many members it has.
+   */
+  listMemberDevices(room: string): Promise<DeviceRecord[]>;
   /** Creates or updates a device (registration, last JID, last seen, retirement). */
   saveDevice(device: DeviceRecord): Promise<void>;
 }

@@ -210,6 +210,16 @@ export class MlsSqliteOps implements MlsStoreTx {
     return rows.map(toDevice);
   }
 
+  async listMemberDevices(room: string): Promise<DeviceRecord[]> {
+    const rows = await this.db.all<DeviceRow>(
+      `SELECT d.* FROM affiliations a JOIN mls_devices d ON d.bare_jid = a.bare_jid
+        WHERE a.room = ? AND a.affiliation IN ('owner', 'admin', 'member') AND d.retired = 0
+        ORDER BY d.bare_jid, d.device_id`,
+      [room],
+    );
+    return rows.map(toDevice);
+  }
+
   async saveDevice(d: DeviceRecord): Promise<void> {
     await this.db.run(
       `INSERT INTO mls_devices (bare_jid, device_id, retired, last_jid, registered_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)

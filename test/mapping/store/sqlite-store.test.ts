@@ -269,6 +269,35 @@ describe("SQLite store: rooms and affiliations", () => {
     expect(await store.listAffiliationsOf("bob@example.org")).toEqual([]);
   });
 
+  it("lists a room's member devices in one query: owners, admins and members; not outcasts, tombstones or retired devices", async () => {
+    const room = "team@mls.example.org";
+    await store.createRoom(newRoom(room), { bareJid: "alice@example.org" });
+    await store.setAffiliations(
+      room,
+      [
+        { bareJid: "bob@example.org", affiliation: "member" },
+        { bareJid: "carol@example.org", affiliation: "admin" },
+        { bareJid: "dave@example.org", affiliation: "outcast" },
+        { bareJid: "erin@example.org", affiliation: "member" },
+      ],
+      T0 + 1,
+    );
+    await store.setAffiliations(room, [{ bareJid: "erin@example.org", affiliation: "none" }], T0 + 2); // a tombstone
+    const device = (bareJid: string, deviceId: string, retired = false) =>
+      store.saveDevice({ bareJid, deviceId, retired, lastJid: undefined, registeredAt: T0, lastSeen: T0 });
+    await device("bob@example.org", "b2");
+    await device("bob@example.org", "b1");
+    await device("bob@example.org", "b0", true);
+    await device("alice@example.org", "a1");
+    await device("carol@example.org", "c1");
+    await device("dave@example.org", "d1");
+    await device("erin@example.org", "e1");
+    await device("frank@example.org", "f1"); // no affiliation
+    const listed = (await store.listMemberDevices(room)).map((d) => `${d.bareJid}/${d.deviceId}`);
+    expect(listed).toEqual(["alice@example.org/a1", "bob@example.org/b1", "bob@example.org/b2", "carol@example.org/c1"]);
+    expect(await store.listMemberDevices("other@mls.example.org")).toEqual([]);
+  });
+
   it("refuses bad values and unknown rooms", async () => {
     await expect(store.setAffiliations("nope@mls.example.org", [{ bareJid: "a@b", affiliation: "member" }], T0)).rejects.toSatisfy(
       (e: unknown) => isStoreError(e, "not_found"),
