@@ -638,12 +638,9 @@ export class DeliveryService {
       for (const d of await this.store.listMemberDevices(room)) out.set(deviceKey(d), { bareJid: d.bareJid, deviceId: d.deviceId });
     } else {
       const outcasts = new Set((await this.store.listAffiliations(room, { affiliation: "outcast" })).map((a) => a.bareJid));
-      for (const d of this.occupancy.channelDevices(room)) {
-        if (outcasts.has(d.bareJid)) continue;
-        const rec = await this.store.getDevice(d.bareJid, d.deviceId);
-        if (rec?.retired) continue;
-        out.set(deviceKey(d), d);
-      }
+      const candidates = this.occupancy.channelDevices(room).filter((d) => !outcasts.has(d.bareJid));
+      const retired = new Set((await this.store.getDevices(candidates)).filter((r) => r.retired).map(deviceKey));
+      for (const d of candidates) if (!retired.has(deviceKey(d))) out.set(deviceKey(d), d);
     }
     return out;
   }

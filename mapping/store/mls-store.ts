@@ -17,6 +17,8 @@ import type {
 
 export interface DeviceStore {
   getDevice(bareJid: string, deviceId: string): Promise<DeviceRecord | undefined>;
+  /** The stored records among these devices (unknown ones are left out), in one query per 400 devices. */
+  getDevices(keys: readonly { readonly bareJid: string; readonly deviceId: string }[]): Promise<DeviceRecord[]>;
   /** Devices of a user (retired ones included), sorted by device id. */
   listDevices(bareJid: string): Promise<DeviceRecord[]>;
   /**

@@ -205,6 +205,20 @@ export class MlsSqliteOps implements MlsStoreTx {
     return r && toDevice(r);
   }
 
+  async getDevices(keys: readonly { readonly bareJid: string; readonly deviceId: string }[]): Promise<DeviceRecord[]> {
+    const out: DeviceRecord[] = [];
+    // 400 pairs (800 parameters) per statement, well under SQLite's limit.
+    for (let i = 0; i < keys.length; i += 400) {
+      const chunk = keys.slice(i, i + 400);
+      const rows = await this.db.all<DeviceRow>(
+        `SELECT * FROM mls_devices WHERE (bare_jid, device_id) IN (VALUES ${chunk.map(() => "(?, ?)").join(", ")})`,
+        chunk.flatMap((k) => [k.bareJid, k.deviceId]),
+      );
+      out.push(...rows.map(toDevice));
+    }
+    return out;
+  }
+
   async listDevices(bareJid: string): Promise<DeviceRecord[]> {
     const rows = await this.db.all<DeviceRow>("SELECT * FROM mls_devices WHERE bare_jid = ? ORDER BY device_id", [bareJid]);
     return rows.map(toDevice);

@@ -296,6 +296,19 @@ describe("SQLite store: rooms and affiliations", () => {
     const listed = (await store.listMemberDevices(room)).map((d) => `${d.bareJid}/${d.deviceId}`);
     expect(listed).toEqual(["alice@example.org/a1", "bob@example.org/b1", "bob@example.org/b2", "carol@example.org/c1"]);
     expect(await store.listMemberDevices("other@mls.example.org")).toEqual([]);
+
+    // Several devices by key in one query; unknown ones are left out.
+    const got = await store.getDevices([
+      { bareJid: "bob@example.org", deviceId: "b0" },
+      { bareJid: "frank@example.org", deviceId: "f1" },
+      { bareJid: "bob@example.org", deviceId: "nope" },
+      { bareJid: "nobody@example.org", deviceId: "b0" },
+    ]);
+    expect(got.map((d) => [d.bareJid, d.deviceId, d.retired]).sort()).toEqual([
+      ["bob@example.org", "b0", true],
+      ["frank@example.org", "f1", false],
+    ]);
+    expect(await store.getDevices([])).toEqual([]);
   });
 
   it("refuses bad values and unknown rooms", async () => {
