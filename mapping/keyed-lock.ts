@@ -20,6 +20,11 @@ export class KeyedLock {
     }
   }
 
+  /** True while work for `key` is running or queued. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   /** Keys with work queued or running. */
   get size(): number {
     return this.tails.size;

@@ -96,6 +96,11 @@ export interface RoomHostOptions {
   locks?: KeyedLock;
   now?: () => number;
   newId?: () => string;
+  /**
+   * Rooms kept in memory beyond those with occupants (default 1,000): the
+   * least recently used idle ones are dropped and load again from the store.
+   */
+  cacheSize?: number;
 }
 
 export interface RemovalSpec {
@@ -146,7 +151,9 @@ export class RoomHost {
   private readonly sendStanza: (stanza: Element) => Promise<void>;
   private readonly log: Logger;
   private readonly defaultKind: RoomKind;
+  /** Loaded rooms, least recently used first (see evictIdle). */
   private readonly cache = new Map<string, Room>();
+  private readonly cacheSize: number;
   private groupchatHandler: GroupchatHandler = relayPlainGroupchat;
 
   constructor(options: RoomHostOptions) {
@@ -158,6 +165,7 @@ export class RoomHost {
     this.locks = options.locks ?? new KeyedLock();
     this.now = options.now ?? Date.now;
     this.newId = options.newId ?? randomUUID;
+    this.cacheSize = options.cacheSize ?? 1000;
     this.events = new SafeEmitter<RoomEventMap>((event, err) => this.log.error({ err, event }, "room event listener failed"));
   }
 
@@ -194,7 +202,12 @@ export class RoomHost {
   /** The room, from the cache or the store; undefined if it does not exist. */
   async load(jid: string): Promise<Room | undefined> {
     const cached = this.cache.get(jid);
-    if (cached) return cached;
+    if (cached) {
+      // Most recently used last.
+      this.cache.delete(jid);
+      this.cache.set(jid, cached);
+      return cached;
+    }
     const record = await this.store.getRoom(jid);
     if (!record) return undefined;
     const room = new Room(record, await this.store.listAffiliations(jid));
@@ -202,7 +215,25 @@ export class RoomHost {
     const again = this.cache.get(jid);
     if (again) return again;
     this.cache.set(jid, room);
+    this.evictIdle();
     return room;
+  }
+
+  /**
+   * Keeps the cache at cacheSize rooms where it can: drops the least recently
+   * used rooms that have no occupant and no work running or queued on their
+   * lock. Such a room's state is all in the store (its record and
+   * affiliations are written through); occupants live only in memory, so a
+   * room with occupants always stays, and a room whose lock is busy may be
+   * held by a handler that is about to change it.
+   */
+  private evictIdle(): void {
+    if (this.cache.size <= this.cacheSize) return;
+    for (const [jid, room] of this.cache) {
+      if (this.cache.size <= this.cacheSize) return;
+      if (room.occupantCount > 0 || room.sessionCount > 0 || this.locks.busy(jid)) continue;
+      this.cache.delete(jid);
+    }
   }
 
   /** The room, or item-not-found. */
@@ -238,6 +269,7 @@ export class RoomHost {
     );
     const room = new Room(record, [owner]);
     this.cache.set(jid, room);
+    this.evictIdle();
     this.log.info({ room: jid, kind, owner: creator.bare }, "room created");
     this.events.emit("room-created", { room: jid, kind, persistent, owner: creator.bare, creator: creator.full });
     this.events.emit("affiliation-changed", {
