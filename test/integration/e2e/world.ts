@@ -1,8 +1,9 @@
-// The world of the end-to-end suite: a private Prosody 0.12 (the harness), the
-// real component (in process, or as a child process that a test can SIGKILL),
-// SDK devices with their own state directories, raw XMPP clients, and what the
-// assertions need: every stanza each device received, the component's debug
-// log, its SQLite files and room log, and the plaintexts the tests sent.
+// The world of the end-to-end suite: a private Prosody 0.12 (the harness), or
+// ejabberd 23.01 when a test asks for it, the real component (in process, or
+// as a child process that a test can SIGKILL), SDK devices with their own
+// state directories, raw XMPP clients, and what the assertions need: every
+// stanza each device received, the component's debug log, its SQLite files and
+// room log, and the plaintexts the tests sent.
 //
 // XMB_TEST_LOG=1 echoes the component's log (debug) to stdout.
 
@@ -26,7 +27,15 @@ import type { MembershipEvent, MessageEvent, MlsClientEvents, WarningEvent } fro
 import { parseEntry, type RoomEntry } from "../../../client/xml.js";
 import { startComponent, type RunningComponent } from "../../../component/main.js";
 import { ConfigSchema, createLogger, type ConfigInput } from "../../../config/index.js";
-import { connectClient, nextStanza, startProsody, type ProsodyHandle, type TestClient } from "../harness/index.js";
+import {
+  connectClient,
+  nextStanza,
+  startEjabberd,
+  startProsody,
+  type ProsodyHandle,
+  type TestClient,
+  type XmppServerHandle,
+} from "../harness/index.js";
 
 export const LOG = process.env["XMB_TEST_LOG"] === "1";
 export const NS_MLS = "urn:xmpp:mls:0";
@@ -71,12 +80,14 @@ export interface LogRow {
 export interface WorldOptions {
   /** Localparts of the accounts to create (password "pw"). */
   users: readonly string[];
+  /** The XMPP server: "prosody" (default) or "ejabberd" (no multicast service: `multicast` must be "none"). */
+  server?: "prosody" | "ejabberd";
   /** "in-process" (default): startComponent in this process; "child": node --import tsx component/main.ts. */
   component?: "in-process" | "child";
   /**
-   * The fan-out path: "trusted" (default): Prosody runs mod_mls_multicast and the component uses it;
+   * The fan-out path: "trusted" (default on Prosody): Prosody runs mod_mls_multicast and the component uses it;
    * "untrusted": the module runs but does not trust the component (every fan-out is refused, then re-sent directly);
-   * "none": no multicast service, one stanza per device.
+   * "none": no multicast service, one stanza per device (the default, and the only choice, on ejabberd).
    */
   multicast?: "trusted" | "untrusted" | "none";
   /** Extra component configuration (merged over the suite's defaults). */
@@ -224,7 +235,10 @@ export class HookedTransport implements Transport {
 // ------------------------------------------------------------------ the world
 
 export class World {
-  prosody!: ProsodyHandle;
+  /** The XMPP server the users and the component connect to. */
+  server!: XmppServerHandle;
+  /** Which one it is. */
+  serverKind: "prosody" | "ejabberd" = "prosody";
   /** The in-process component (component: "in-process"). */
   comp: RunningComponent | undefined;
   /** The component process (component: "child"). */
@@ -247,22 +261,35 @@ export class World {
 
   static async start(o: WorldOptions): Promise<World> {
     const w = new World(o);
-    const multicast = o.multicast ?? "trusted";
-    w.prosody = await startProsody({
-      multicast: multicast !== "none",
-      ...(multicast === "untrusted" ? { multicastTrusted: ["someone-else.localhost"] } : {}),
-    });
-    await w.prosody.createUsers(o.users.map((username) => ({ username, password: PASSWORD })));
+    w.serverKind = o.server ?? "prosody";
+    if (w.serverKind === "ejabberd") {
+      // The project's multicast service is a Prosody module; on ejabberd the component sends one stanza per device.
+      if ((o.multicast ?? "none") !== "none") throw new Error(`World: multicast "${o.multicast}" needs Prosody; use "none" with ejabberd`);
+      w.server = await startEjabberd();
+    } else {
+      const multicast = o.multicast ?? "trusted";
+      w.server = await startProsody({
+        multicast: multicast !== "none",
+        ...(multicast === "untrusted" ? { multicastTrusted: ["someone-else.localhost"] } : {}),
+      });
+    }
+    await w.server.createUsers(o.users.map((username) => ({ username, password: PASSWORD })));
     await w.startComponent();
     return w;
   }
 
+  /** The server as a Prosody handle (for Prosody-only tests); throws on ejabberd. */
+  get prosody(): ProsodyHandle {
+    if (this.serverKind !== "prosody") throw new Error("World.prosody: this world runs on ejabberd; use World.server");
+    return this.server as ProsodyHandle;
+  }
+
   get domain(): string {
-    return this.prosody.componentDomain;
+    return this.server.componentDomain;
   }
 
   jid(user: string): string {
-    return `${user}@${this.prosody.host}`;
+    return `${user}@${this.server.host}`;
   }
 
   room(name: string): string {
@@ -289,11 +316,11 @@ export class World {
   private componentInput(): ConfigInput {
     return {
       component: {
-        domain: this.prosody.componentDomain,
-        secret: this.prosody.componentSecret,
-        server: `127.0.0.1:${this.prosody.componentPort}`,
+        domain: this.server.componentDomain,
+        secret: this.server.componentSecret,
+        server: `127.0.0.1:${this.server.componentPort}`,
         reconnect: { initialDelayMs: 50, maxDelayMs: 400 },
-        multicast: this.prosody.multicastDomain ?? null,
+        multicast: this.server.multicastDomain ?? null,
       },
       store: { path: this.dbPath },
       log: { level: "debug", format: "json" },
@@ -321,7 +348,7 @@ export class World {
     // As an operator runs it: flags and environment, JSON logs on stdout.
     if (this.secretFile === undefined) {
       this.secretFile = join(this.dir, "secret");
-      writeFileSync(this.secretFile, this.prosody.componentSecret + "\n", { mode: 0o600 });
+      writeFileSync(this.secretFile, this.server.componentSecret + "\n", { mode: 0o600 });
     }
     const l = this.o.config?.limits;
     const child = spawn(
@@ -333,13 +360,13 @@ export class World {
         "--domain",
         this.domain,
         "--server",
-        `127.0.0.1:${this.prosody.componentPort}`,
+        `127.0.0.1:${this.server.componentPort}`,
         "--db",
         this.dbPath,
         "--http-listen",
         "off",
         "--multicast",
-        this.prosody.multicastDomain ?? "off",
+        this.server.multicastDomain ?? "off",
         "--log-level",
         "debug",
         "--log-format",
@@ -419,7 +446,7 @@ export class World {
     const transport = await XmppTransport.connect({
       jid: this.jid(user),
       password: PASSWORD,
-      service: this.prosody.c2sService,
+      service: this.server.c2sService,
       logger,
       timeoutMs: 10_000,
     });
@@ -461,7 +488,7 @@ export class World {
 
   /** A plain XMPP client (no MLS), online with initial presence. */
   async raw(user: string, resource = `raw-${randomUUID().slice(0, 8)}`): Promise<TestClient> {
-    const c = await connectClient({ service: this.prosody.c2sService, domain: this.prosody.host, username: user, password: PASSWORD, resource });
+    const c = await connectClient({ service: this.server.c2sService, domain: this.server.host, username: user, password: PASSWORD, resource });
     await c.send(xml("presence"));
     this.raws.push(c);
     return c;
@@ -614,13 +641,13 @@ export class World {
     return leaks;
   }
 
-  /** Stops every client and connection, the component and Prosody; removes the files. */
+  /** Stops every client and connection, the component and the XMPP server; removes the files. */
   async dispose(): Promise<void> {
     for (const d of [...this.devices]) await this.closeDevice(d);
     for (const r of this.raws) await r.stop().catch(() => undefined);
     await this.stopComponent().catch(() => undefined);
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
-    await this.prosody?.stop();
+    await this.server?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,4 @@
-// The integration-test harness: a private Prosody and small XMPP helpers.
+// The integration-test harness: a private Prosody or ejabberd, and small XMPP helpers.
 export {
   ensureProsody,
   ProsodyError,
@@ -8,6 +8,16 @@ export {
   type ProsodyUser,
   type StartProsodyOptions,
 } from "./prosody.js";
+export {
+  EjabberdError,
+  ensureEjabberd,
+  startEjabberd,
+  type EjabberdHandle,
+  type EjabberdInstallation,
+  type EjabberdUser,
+  type StartEjabberdOptions,
+} from "./ejabberd.js";
+export type { XmppServerHandle, XmppUser } from "./server.js";
 export {
   connectClient,
   connectComponent,

@@ -13,19 +13,31 @@
 // TLS, accounts stored in plain text) and the XEP-0114 component port; s2s is
 // off unless asked; no HTTP, no TLS, no registration over the wire unless asked.
 
-import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 
 import { startWatchdog, trackForCleanup } from "./cleanup.js";
 import { canConnect, freePorts, LOOPBACK } from "./ports.js";
-
-const execFileP = promisify(execFile);
+import {
+  aptInstall,
+  execFileP,
+  execOutput,
+  fileSize,
+  findBinary,
+  isRoot,
+  readFrom,
+  readPidSync,
+  readTail,
+  signalPid,
+  sleep,
+  stopSystemService,
+  waitFor,
+} from "./system.js";
 
 /** The project's Prosody module (XEP-0033 multicast for the bridge). */
 export const MULTICAST_MODULE = fileURLToPath(new URL("../../../component/prosody/mod_mls_multicast.lua", import.meta.url));
@@ -135,24 +147,11 @@ export function ensureProsody(): Promise<ProsodyInstallation> {
   return ensured;
 }
 
-function findBinary(name: string): string | undefined {
-  const dirs = ["/usr/bin", ...(process.env["PATH"] ?? "").split(path.delimiter).filter(Boolean)];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isRoot(): boolean {
-  return typeof process.getuid === "function" && process.getuid() === 0;
-}
-
 async function findOrInstall(): Promise<ProsodyInstallation> {
   let prosody = findBinary("prosody");
   if (!prosody) {
     if (!isRoot()) throw new ProsodyError(INSTALL_HINT);
-    await aptInstallProsody();
+    await aptInstall("prosody", (m) => new ProsodyError(m), INSTALL_HINT);
     await stopSystemProsody();
     prosody = findBinary("prosody");
     if (!prosody) throw new ProsodyError(`apt-get installed prosody but no prosody binary was found.\n${INSTALL_HINT}`);
@@ -161,47 +160,9 @@ async function findOrInstall(): Promise<ProsodyInstallation> {
   return { prosody, prosodyctl };
 }
 
-async function aptInstallProsody(): Promise<void> {
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = () =>
-    execFileP("apt-get", ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "prosody"], {
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-  try {
-    await install();
-  } catch (e) {
-    const out = execOutput(e);
-    if (!/Unable to locate package|has no installation candidate|Failed to fetch|404\s+Not Found/i.test(out)) {
-      throw new ProsodyError(`apt-get install -y prosody failed:\n${out.slice(-2000)}\n\n${INSTALL_HINT}`);
-    }
-    // No package lists yet (fresh image): update once and retry.
-    try {
-      await execFileP("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update"], { env, maxBuffer: 16 * 1024 * 1024 });
-      await install();
-    } catch (e2) {
-      throw new ProsodyError(`apt-get update && apt-get install -y prosody failed:\n${execOutput(e2).slice(-2000)}`);
-    }
-  }
-}
-
 /** The Debian package starts a system-wide Prosody on 5222/5269; we want none. */
-async function stopSystemProsody(): Promise<void> {
-  const quiet = async (cmd: string, args: string[]) => {
-    try {
-      await execFileP(cmd, args, { timeout: 30_000 });
-    } catch {
-      // Not there, not running, or no init system: fine.
-    }
-  };
-  if (existsSync("/run/systemd/system")) await quiet("systemctl", ["disable", "--now", "prosody"]);
-  await quiet("service", ["prosody", "stop"]);
-  await quiet("update-rc.d", ["prosody", "disable"]);
-}
-
-function execOutput(e: unknown): string {
-  const x = e as { stdout?: string; stderr?: string; message?: string };
-  return [x.stdout, x.stderr, x.message].filter(Boolean).join("\n");
+function stopSystemProsody(): Promise<void> {
+  return stopSystemService("prosody");
 }
 
 // ---------------------------------------------------------------------------
@@ -613,70 +574,7 @@ class ProsodyInstance implements ProsodyHandle {
 }
 
 // ---------------------------------------------------------------------------
-// Small helpers
-
-function signalPid(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-async function waitFor(p: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([p.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function fileSize(file: string): Promise<number> {
-  try {
-    return (await fs.stat(file)).size;
-  } catch {
-    return 0;
-  }
-}
-
-/** The file's text from byte `offset` on ("" when missing). */
-async function readFrom(file: string, offset: number): Promise<string> {
-  let handle: fs.FileHandle | undefined;
-  try {
-    handle = await fs.open(file, "r");
-    const { size } = await handle.stat();
-    if (size <= offset) return "";
-    const buf = Buffer.alloc(size - offset);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
-    return buf.subarray(0, bytesRead).toString("utf8");
-  } catch {
-    return "";
-  } finally {
-    await handle?.close();
-  }
-}
-
-function readTail(file: string): string {
-  // Sync on purpose: used while building error messages.
-  const buf = readFileSync(file);
-  return buf.subarray(Math.max(0, buf.length - 65_536)).toString("utf8");
-}
-
-function readPidSync(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, "utf8").trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
+// Encoding helpers
 
 /** util/datamanager.lua's encode(): every non-alphanumeric byte as %xx. */
 function prosodyEncode(s: string): string {
