@@ -17,6 +17,7 @@ import sqlite3 from "sqlite3";
 
 import { KeyedLock } from "../../keyed-lock.js";
 import { StoreError } from "../errors.js";
+import { Checkpointer } from "./checkpointer.js";
 
 export type SqlValue = string | number | bigint | null | Uint8Array;
 export type SqlParams = readonly SqlValue[];
@@ -29,6 +30,12 @@ export interface RunResult {
 export interface OpenOptions {
   /** How long a statement waits for another process's lock (PRAGMA busy_timeout). Default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * WAL checkpoints from a second connection every this many ms instead of
+   * inside the commits (checkpointer.ts). Default 1000; 0 leaves SQLite's
+   * automatic checkpoints. Not for ":memory:".
+   */
+  checkpointIntervalMs?: number;
 }
 
 interface TxScope {
@@ -50,6 +57,8 @@ export class SqliteDb {
   /** The connection's FIFO lock (one key). */
   private readonly lock = new KeyedLock();
   private closed = false;
+  /** Background WAL checkpoints (undefined: SQLite's automatic ones). */
+  private checkpointer: Checkpointer | undefined;
 
   private constructor(
     private readonly db: sqlite3.Database,
@@ -73,11 +82,21 @@ export class SqliteDb {
       // resolved write survives a power cut (NORMAL could lose the last ones).
       await db.exec("PRAGMA synchronous = FULL");
       await db.exec("PRAGMA foreign_keys = ON");
+      const interval = options.checkpointIntervalMs ?? 1000;
+      if (interval > 0 && path !== ":memory:" && path !== "") {
+        db.checkpointer = await Checkpointer.open(path, interval, busy);
+        await db.exec("PRAGMA wal_autocheckpoint = 0");
+      }
     } catch (e) {
       await db.close().catch(() => undefined);
       throw e;
     }
     return db;
+  }
+
+  /** One checkpoint now, from the background connection (undefined without one); for tests and diagnostics. */
+  checkpoint(): Promise<{ busy: number; log: number; checkpointed: number }> | undefined {
+    return this.checkpointer?.checkpoint();
   }
 
   get isClosed(): boolean {
@@ -178,6 +197,8 @@ export class SqliteDb {
     await this.lock.run(CONNECTION, async () => {
       if (this.closed) return;
       this.closed = true;
+      // The checkpointer first: the main connection, closing last, checkpoints what is left.
+      await this.checkpointer?.close();
       await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(wrap(err, "close")) : resolve())));
     });
   }

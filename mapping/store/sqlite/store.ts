@@ -23,6 +23,8 @@ export interface OpenSqliteStoreOptions {
   /** Replaces the migration list (tests only). */
   migrations?: readonly Migration[];
   busyTimeoutMs?: number;
+  /** Background WAL checkpoints every this many ms (default 1000; 0: SQLite's automatic ones). See checkpointer.ts. */
+  checkpointIntervalMs?: number;
   /** Clock for schema_migrations.applied_at (tests). */
   now?: () => number;
 }
@@ -35,7 +37,10 @@ export interface OpenSqliteStoreOptions {
 export async function openSqliteStore(path: string, options: OpenSqliteStoreOptions = {}): Promise<SqliteStore> {
   const migrations = options.migrations ?? MIGRATIONS;
   checkMigrationList(migrations);
-  const db = await SqliteDb.open(path, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
+  const db = await SqliteDb.open(path, {
+    ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    ...(options.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}),
+  });
   try {
     const version = await migrate(db, migrations, options.now ?? Date.now);
     return new SqliteStore(db, version);
@@ -367,8 +372,13 @@ export class SqliteStore extends SqliteOps implements Store {
     return this.db.close();
   }
 
+  /** One WAL checkpoint now from the background connection (undefined when checkpoints are SQLite's automatic ones); tests and diagnostics. */
+  checkpoint(): Promise<{ busy: number; log: number; checkpointed: number }> | undefined {
+    return this.db.checkpoint();
+  }
+
   /** A connection pragma, for tests and diagnostics ("journal_mode", "synchronous", "foreign_keys"). */
-  async pragma(name: "journal_mode" | "synchronous" | "foreign_keys" | "busy_timeout" | "application_id"): Promise<unknown> {
+  async pragma(name: "journal_mode" | "synchronous" | "foreign_keys" | "busy_timeout" | "application_id" | "wal_autocheckpoint"): Promise<unknown> {
     const row = await this.db.get<Record<string, unknown>>(`PRAGMA ${name}`);
     return row ? Object.values(row)[0] : undefined;
   }

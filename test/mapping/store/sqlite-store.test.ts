@@ -429,6 +429,25 @@ describe("SQLite store: durability", () => {
     ]);
   });
 
+  it("checkpoints the WAL from a background connection, not inside the commits", async () => {
+    const file = path.join(dir, "wal.sqlite");
+    const store = await openAt(file);
+    expect(await store.pragma("wal_autocheckpoint")).toBe(0);
+    for (let i = 0; i < 40; i++) await store.createRoom(newRoom(`r${i}@mls.example.org`), { bareJid: "alice@example.org" });
+    const r = await store.checkpoint();
+    expect(r?.busy).toBe(0);
+    expect(r?.log).toBeGreaterThan(0);
+    expect(r?.checkpointed).toBe(r?.log); // every frame copied into the database file
+    await store.close();
+    expect(await (await openAt(file)).listRooms()).toHaveLength(40);
+
+    // Without it: SQLite's automatic checkpoints.
+    const plain = await openSqliteStore(path.join(dir, "auto.sqlite"), { checkpointIntervalMs: 0 });
+    open.push(plain);
+    expect(await plain.pragma("wal_autocheckpoint")).toBe(1000);
+    expect(plain.checkpoint()).toBeUndefined();
+  });
+
   it("a write that resolved survives the process dying without close() (WAL, synchronous=FULL)", async () => {
     const file = path.join(dir, "crash.sqlite");
     const child = await import("node:child_process");
