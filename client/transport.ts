@@ -87,6 +87,25 @@ export function chooseMechanism(offered: readonly string[], requested: string | 
   throw new ClientError("auth", `no usable SASL mechanism (offered: ${offered.join(", ") || "none"})`);
 }
 
+/**
+ * The credentials as @xmpp/client's SASL layer needs them. It base64-encodes
+ * each mechanism message with btoa(), which takes one character per byte
+ * (Latin-1) and throws on anything above U+00FF; but the strings on the wire
+ * are UTF-8 (RFC 4616 §2 for PLAIN, RFC 5802 §5.1 for SCRAM's n=). So what
+ * goes into those messages is handed over as its UTF-8 bytes, one character
+ * per byte: the username always, the password for PLAIN. SCRAM's password
+ * stays as it is: its library UTF-8-encodes it itself for Hi().
+ */
+export function saslCredentials(mechanism: string, username: string, password: string): { username: string; password: string } {
+  return { username: utf8Bytes(username), password: mechanism === "PLAIN" ? utf8Bytes(password) : password };
+}
+
+function utf8Bytes(s: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(s)) out += String.fromCharCode(b);
+  return out;
+}
+
 /** The SDK transport on @xmpp/client. */
 export class XmppTransport extends EventEmitter implements Transport {
   private online = false;
@@ -137,7 +156,7 @@ export class XmppTransport extends EventEmitter implements Transport {
           throw e;
         }
         o.logger.debug({ mechanism: mech }, "SASL mechanism");
-        await authenticate({ username, password: o.password }, mech);
+        await authenticate(saslCredentials(mech, username, o.password), mech);
       },
     });
     const t = new XmppTransport(xmpp, o.logger);

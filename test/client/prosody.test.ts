@@ -36,6 +36,7 @@ describe("client over a real Prosody, fake DS as component", () => {
       { username: "alice", password: "alice-pw" },
       { username: "bob", password: "bob-pw" },
       { username: "carol", password: "carol-pw" },
+      { username: "dora", password: "pässwörd ✓ 密码" },
     ]);
     component = await connectComponent({ service: prosody.componentService, domain: prosody.componentDomain, secret: prosody.componentSecret });
     ds = new FakeDs(
@@ -53,6 +54,30 @@ describe("client over a real Prosody, fake DS as component", () => {
     await component?.stop().catch(() => undefined);
     await prosody?.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("logs in with a password outside ASCII, with PLAIN and with SCRAM-SHA-1", async () => {
+    for (const mechanism of ["PLAIN", "SCRAM-SHA-1"] as const) {
+      const c = await MlsClient.open({
+        jid: `dora@${prosody.host}`,
+        password: "pässwörd ✓ 密码",
+        service: prosody.c2sService,
+        stateDir: dir(),
+        mlsService: prosody.componentDomain,
+        mechanism,
+      });
+      clients.push(c);
+      expect(c.jid).toBe(`dora@${prosody.host}`); // open() resolves once logged in
+      await c.close();
+    }
+    const refused = await MlsClient.open({
+      jid: `dora@${prosody.host}`,
+      password: "passwörd ✓ 密码",
+      service: prosody.c2sService,
+      stateDir: dir(),
+      mlsService: prosody.componentDomain,
+    }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ name: "ClientError", code: "auth" });
   });
 
   it("SDK: create, invite, chat; CLI: a second device of alice sends; the bin script runs", async () => {

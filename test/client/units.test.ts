@@ -11,7 +11,7 @@ import { stanzaError } from "../../client/errors.js";
 import { fingerprint, leafIdentity, makeKeyPackage } from "../../client/mls-helpers.js";
 import { SqliteDb } from "../../client/sqlite.js";
 import { ClientStore, STATE_FILE } from "../../client/store.js";
-import { chooseMechanism, isLoopbackService } from "../../client/transport.js";
+import { chooseMechanism, isLoopbackService, saslCredentials } from "../../client/transport.js";
 import { buildContent, fromBase64, parseContent, parseEntry, toBase64 } from "../../client/xml.js";
 import { nativeProvider } from "../../mls/node.js";
 
@@ -24,6 +24,18 @@ describe("SASL mechanism choice", () => {
     expect(() => chooseMechanism(["PLAIN"], undefined, false, false)).toThrow(/neither TLS nor loopback/);
     expect(chooseMechanism(["PLAIN"], "PLAIN", false, false)).toBe("PLAIN");
     expect(() => chooseMechanism(["PLAIN"], "SCRAM-SHA-1", true, true)).toThrow(/not offered/);
+  });
+  it("hands the SASL layer UTF-8 bytes, so that its btoa() sends what RFC 4616 and RFC 5802 ask for", () => {
+    const password = "pässwörd ✓ 密码";
+    const plain = saslCredentials("PLAIN", "dörte", password);
+    // The PLAIN message as @xmpp/sasl builds and encodes it: btoa(authzid NUL authcid NUL passwd).
+    expect(btoa(`\0${plain.username}\0${plain.password}`)).toBe(Buffer.from(`\0dörte\0${password}`, "utf8").toString("base64"));
+    // SCRAM: the name goes into n= (encoded the same way); its library UTF-8-encodes the password itself.
+    const scram = saslCredentials("SCRAM-SHA-1", "dörte", password);
+    expect(btoa(`n,,n=${scram.username}`)).toBe(Buffer.from("n,,n=dörte", "utf8").toString("base64"));
+    expect(scram.password).toBe(password);
+    // ASCII is unchanged.
+    expect(saslCredentials("PLAIN", "alice", "alice-pw")).toEqual({ username: "alice", password: "alice-pw" });
   });
   it("recognizes loopback services", () => {
     expect(isLoopbackService("xmpp://127.0.0.1:5222")).toBe(true);
