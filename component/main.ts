@@ -142,6 +142,14 @@ export async function startComponent(config: Config, options: StartOptions = {})
   const stop = () =>
     (stopping ??= (async () => {
       logger.info("stopping");
+      // Accepted messages first: their writes, then their fan-out (while still connected).
+      await Promise.race([
+        (async () => {
+          await service.ds?.drainWrites();
+          await service.mls?.idle();
+        })(),
+        new Promise((r) => setTimeout(r, 5_000)),
+      ]);
       if (connection.online) await service.host.shutdown().catch((err: unknown) => logger.warn({ err }, "shutdown notices failed"));
       clearInterval(housekeeping);
       service.mls?.stop();

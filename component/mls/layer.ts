@@ -15,7 +15,8 @@ import type { JoinAttempt, RoomHost } from "../rooms/host.js";
 import type { Router, StanzaContext } from "../router.js";
 import { buildForm, formTypeField } from "../xmpp/dataform.js";
 import { NS } from "../xmpp/ns.js";
-import { isStanzaError, stanzaError } from "../xmpp/stanza-error.js";
+import { buildErrorReply } from "../xmpp/error-reply.js";
+import { isStanzaError, stanzaError, type StanzaError } from "../xmpp/stanza-error.js";
 import { attr, xml, type Element } from "../xmpp/xml.js";
 import { mlsError, toStanzaError } from "./errors.js";
 import type { Metrics } from "../http.js";
@@ -85,6 +86,8 @@ export class MlsLayer {
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   /** `after` of the join presence, from beforeJoin to afterSelfPresence, by real JID. */
   private readonly joinAfter = new Map<string, bigint>();
+  /** Per room: the tail of its fan-out work (see inOrder). */
+  private readonly chains = new Map<string, Promise<void>>();
 
   constructor(private readonly o: MlsLayerOptions) {
     this.log = childLogger(o.logger, "mls");
@@ -207,7 +210,7 @@ export class MlsLayer {
     const groupInfo = b64Child(ctx.payload!, "group-info", this.o.limits.maxStanzaBytes);
     const output = await ds(() => this.o.ds.bind(room, groupInfo, binding.device), this.metrics);
     await ctx.reply();
-    await this.deliver(output, room);
+    await this.deliver(output);
   }
 
   private async onCommit(ctx: StanzaContext): Promise<void> {
@@ -233,7 +236,7 @@ export class MlsLayer {
     await ctx.reply(
       xml("accepted", { xmlns: NS.MLS, epoch: String(result.epoch), seq: String(result.seq), "stanza-id": result.stanzaId }),
     );
-    await this.deliver(result.output, room);
+    await this.deliver(result.output);
   }
 
   private async onGroupInfo(ctx: StanzaContext): Promise<Element> {
@@ -349,7 +352,7 @@ export class MlsLayer {
     }
     const message = b64Text(mls[0]!.getText(), this.o.limits.maxMessageBytes, "mls");
     const originId = stanza.getChild("origin-id", NS.SID);
-    const { output } = await ds(() =>
+    const { output, stored } = await ds(() =>
       this.o.ds.submitApplication(room, {
         message,
         device: binding.device,
@@ -357,17 +360,53 @@ export class MlsLayer {
         originId: originId ? attr(originId, "id") : undefined,
         clientId: attr(stanza, "id"),
       }), this.metrics);
-    await this.deliver(output, room, { plainOccupants: kind === "channel" });
+    // Group commit (mapping/ds/log-writer.ts): the room's next stanza is handled while this
+    // message is written; its fan-out follows the write, after the room's earlier ones.
+    void this.inOrder(room, async () => {
+      try {
+        await stored;
+      } catch (err) {
+        this.log.error({ err, room }, "an accepted application message could not be stored");
+        await this.refuseLater(stanza, stanzaError("internal-server-error", "the message could not be stored; send it again"), room);
+        return;
+      }
+      for (const f of output.fanout) await this.sendFanout(f, f.room === room && kind === "channel");
+    });
+  }
+
+  /**
+   * Runs `work` after the room's earlier fan-out work, so that a room's
+   * entries go out in seq order although an application message's fan-out
+   * waits for its write outside the room lock. Never rejects (failures are
+   * logged).
+   */
+  private inOrder(room: string, work: () => Promise<void>): Promise<void> {
+    const next = (this.chains.get(room) ?? Promise.resolve()).then(work).catch((err: unknown) => {
+      this.log.error({ err, room }, "fan-out failed");
+    });
+    this.chains.set(room, next);
+    void next.then(() => {
+      if (this.chains.get(room) === next) this.chains.delete(room);
+    });
+    return next;
+  }
+
+  /** The error reply to a stanza whose handler has already returned. */
+  private async refuseLater(stanza: Element, err: StanzaError, room: string): Promise<void> {
+    const reply = buildErrorReply(stanza, err, { fallbackFrom: this.o.domain, by: room });
+    if (reply) await this.o.send(reply).catch(() => undefined);
+  }
+
+  /** Settles once the fan-out work queued so far (all rooms) is done. */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
   }
 
   // ------------------------------------------------------------ delivery
 
-  /** Sends a DS output; the caller holds `lockedRoom`'s lock (if any). */
-  private async deliver(output: DsOutput, lockedRoom?: string, o: { plainOccupants?: boolean } = {}): Promise<void> {
-    for (const f of output.fanout) {
-      if (f.room === lockedRoom) await this.sendFanout(f, o.plainOccupants ?? false);
-      else await this.o.host.withRoomLock(f.room, () => this.sendFanout(f, false));
-    }
+  /** Sends a DS output, each room's part after that room's earlier fan-outs (inOrder). */
+  private async deliver(output: DsOutput): Promise<void> {
+    for (const f of output.fanout) await this.inOrder(f.room, () => this.sendFanout(f, false));
     for (const h of output.lowWater) {
       if (h.jid === undefined) continue;
       await this.o.send(

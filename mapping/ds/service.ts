@@ -28,6 +28,7 @@ import type { DeviceEntry, KeyPackageCount, LogEntry } from "../store/mls-types.
 import type { RoomKind } from "../store/types.js";
 import { deviceKey, type DeviceRef } from "./identity.js";
 import { KeyedLock } from "../keyed-lock.js";
+import { LogWriter } from "./log-writer.js";
 import { checkKeyPackage, DEFAULT_KEY_PACKAGE_LIMITS, KeyPackageRejected, type KeyPackageLimits } from "./key-package-check.js";
 import { ProtocolError, refuse } from "./protocol-error.js";
 import { epochId, RoomMls, type AcceptedCommit, type DsSigner, type PendingProposal } from "./room-mls.js";
@@ -148,6 +149,8 @@ export class DeliveryService {
   private readonly cursorBacklog = new Map<string, Map<string, { device: DeviceRef; seq: bigint }>>();
   private cursorTimer: NodeJS.Timeout | undefined;
   private cursorWrites: Promise<void> = Promise.resolve();
+  /** Application entries on their way to disk (group commit, log-writer.ts). */
+  private readonly writer: LogWriter;
   private signer!: DsSigner;
   readonly cs: CipherSuite;
 
@@ -157,6 +160,15 @@ export class DeliveryService {
     readonly options: DsOptions,
   ) {
     this.cs = options.provider.suite(options.cipherSuite);
+    // A room whose entry could not be stored has a stale next seq in memory: reload it.
+    this.writer = new LogWriter(store, (rooms) => {
+      for (const room of rooms) this.evict(room);
+    });
+  }
+
+  /** Settles once every application entry accepted so far is stored (or failed). */
+  drainWrites(): Promise<void> {
+    return this.writer.drain();
   }
 
   /** Loads (or creates, on first start) the DS signature key. */
@@ -290,6 +302,8 @@ export class DeliveryService {
       this.rooms.set(room, cached);
       return cached;
     }
+    // The stored next seq counts only entries on disk: wait for those on their way.
+    await this.writer.idle(room);
     const g = await this.store.getGroup(room);
     if (g === undefined) return undefined;
     const group = deserializePublicGroup(this.options.provider, g.state);
@@ -333,10 +347,16 @@ export class DeliveryService {
     return r !== undefined && r.leafOf(device) !== undefined;
   }
 
-  /** Runs `fn` under the room's lock; the cached state is dropped if it fails mid-way. */
-  private locked<T>(room: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` under the room's lock; the cached state is dropped if it fails
+   * mid-way. It first waits for the room's application entries on their way
+   * to disk (unless `afterWrites` is false: another application message), so
+   * that whatever it stores is numbered and stored after them.
+   */
+  private locked<T>(room: string, fn: () => Promise<T>, o: { afterWrites?: boolean } = {}): Promise<T> {
     return this.locks.run(room, async () => {
       try {
+        if (o.afterWrites ?? true) await this.writer.idle(room);
         return await fn();
       } catch (e) {
         if (!(e instanceof ProtocolError)) this.evict(room);
@@ -502,9 +522,16 @@ export class DeliveryService {
   }
 
   /** §6.7, §7.5: stores an application message and names its live recipients. */
-  async submitApplication(room: string, s: ApplicationSubmission): Promise<{ entry: LogEntry; output: DsOutput }> {
+  /**
+   * Validates and numbers an application message; `stored` resolves once it
+   * is durable (group commit, log-writer.ts), and only then may `output` be
+   * sent. A rejection of `stored` means the message was not accepted.
+   */
+  async submitApplication(room: string, s: ApplicationSubmission): Promise<{ entry: LogEntry; output: DsOutput; stored: Promise<void> }> {
     return this.locked(room, async () => {
-      const r = await this.loadBound(room);
+      let r = await this.loadBound(room);
+      // Dropped meanwhile (a write of this room failed): its next seq is stale, reload.
+      while (this.rooms.get(room) !== r) r = await this.loadBound(room);
       const m = decodeMessage(s.message);
       if (m.wireFormat !== "mls_private_message") refuse("wrong-kind", "application messages are PrivateMessages");
       r.checkApplication({ message: m.privateMessage, device: s.device, maxEpochLag: BigInt(this.options.maxEpochLag) });
@@ -522,11 +549,12 @@ export class DeliveryService {
         ...(s.clientId !== undefined ? { clientId: s.clientId } : {}),
         ...(s.senderNick !== undefined ? { senderNick: s.senderNick } : {}),
       };
-      await this.store.appendEntry(entry); // one statement: it also advances the room's next seq (migration 3)
+      // One row per message (a trigger advances the room's next seq, migration 3), written with others.
+      const stored = this.writer.append(entry);
       r.nextSeq = entry.seq + 1n;
       const to = [...r.devices().values()].map((d) => d.device).filter((d) => !r.hasPendingRemove(d));
-      return { entry, output: { fanout: [{ room, entry, to, asWelcome: false }], lowWater: [] } };
-    });
+      return { entry, output: { fanout: [{ room, entry, to, asWelcome: false }], lowWater: [] }, stored };
+    }, { afterWrites: false });
   }
 
   /** §6.9: the current GroupInfo and public tree, for an external joiner. */
@@ -549,6 +577,8 @@ export class DeliveryService {
 
   /** §6.8: stored entries for a device after `after` (default: its delivery cursor). */
   async catchUp(room: string, device: DeviceRef, after: bigint | undefined, max: number | undefined): Promise<CatchUpResult> {
+    // Entries accepted before this request are part of the answer.
+    await this.writer.idle(room);
     const g = await this.store.getGroup(room);
     if (g === undefined) refuse("unbound-room", "the room is not bound to an MLS group yet");
     let from = after;

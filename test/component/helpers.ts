@@ -61,6 +61,8 @@ export async function testService(options: { defaultKind?: RoomKind; now?: () =>
     async deliver(stanza) {
       const before = sent.length;
       await t.service.dispatch(stanza);
+      // An application message's fan-out follows its write, after the handler (group commit).
+      await t.service.mls?.idle();
       return sent.slice(before);
     },
     close: () => store.close(),

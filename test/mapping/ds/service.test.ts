@@ -1,6 +1,6 @@
 // The Delivery Service without XMPP: real MLS members (the library's Group)
 // talk to it through its API, on an in-memory SQLite store.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   basicCredential,
   createGroup,
@@ -190,6 +190,7 @@ describe("DeliveryService", () => {
     const app = alice.group!.encrypt(utf8Bytes("hi"));
     const sent = await ds.submitApplication(ROOM, { message: bytes(app), device: alice.ref, originId: "o1" });
     expect(sent.entry.seq).toBe(win.seq + 1n);
+    await sent.stored;
     const got = bob.group!.process(msg(sent.entry.payload));
     expect(got.kind === "application" && new TextDecoder().decode(got.data)).toBe("hi");
 
@@ -265,5 +266,73 @@ describe("DeliveryService", () => {
     const ok = await ds.publish(alice.ref, "alice@localhost/r", [{ bytes: b, lastResort: true }], false);
     expect(ok.count).toEqual({ available: 0, lastResort: true });
     await expect(ds.publish(alice.ref, "alice@localhost/r", [{ bytes: b, lastResort: false }], false)).rejects.toMatchObject({ attrs: { reason: "duplicate" } });
+  });
+});
+
+describe("DeliveryService: group commit of application messages", () => {
+  /** Alice's bound group room with Bob in it (epoch 2). */
+  async function aliceAndBob(): Promise<{ alice: Device; bob: Device }> {
+    const alice = device("alice@localhost", "laptop");
+    const bob = device("bob@localhost", "desk");
+    await publish(alice);
+    await publish(bob);
+    deliver(await createBoundRoom(alice), [alice, bob]);
+    await store.setAffiliations(ROOM, [{ bareJid: "bob@localhost", affiliation: "member" }], clock);
+    deliver(await ds.converge(ROOM), [alice, bob]);
+    await commitPending(alice, [alice, bob]);
+    expect(bob.group?.epoch).toBe(alice.group!.epoch);
+    return { alice, bob };
+  }
+  const say = (d: Device, text: string) => ds.submitApplication(ROOM, { message: bytes(d.group!.encrypt(utf8Bytes(text))), device: d.ref });
+
+  it("numbers messages at once, writes those that arrive during a write together, and catch-up includes them", async () => {
+    const { alice, bob } = await aliceAndBob();
+    const transactions = vi.spyOn(store, "transaction");
+    const subs = await Promise.all(["a", "b", "c", "d", "e", "f"].map((t) => say(alice, t)));
+    const first = subs[0]!.entry.seq;
+    expect(subs.map((x) => x.entry.seq)).toEqual([0n, 1n, 2n, 3n, 4n, 5n].map((i) => first + i));
+    // A catch-up asked before the writes finished still contains them all, in order.
+    const cu = await ds.catchUp(ROOM, bob.ref, first - 1n, 100);
+    expect(cu.entries.map((e) => e.seq)).toEqual(subs.map((x) => x.entry.seq));
+    await Promise.all(subs.map((x) => x.stored));
+    // Six messages, fewer transactions: those queued behind the first write went in one.
+    expect(transactions.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(transactions.mock.calls.length).toBeLessThan(6);
+    expect((await store.getGroup(ROOM))!.nextSeq).toBe(first + 6n);
+    const texts = cu.entries.map((e) => {
+      const r = bob.group!.process(msg(e.payload));
+      return r.kind === "application" ? new TextDecoder().decode(r.data) : "?";
+    });
+    expect(texts).toEqual(["a", "b", "c", "d", "e", "f"]);
+    // A commit waits for the messages on their way: it is numbered after them.
+    const c = await commitPending(alice, [alice, bob]);
+    expect(c.seq).toBe(first + 6n);
+  });
+
+  it("a message that cannot be stored fails with the room's messages after it, and the room goes on without a hole", async () => {
+    const { alice, bob } = await aliceAndBob();
+    const next = (await store.getGroup(ROOM))!.nextSeq;
+    const real = store.appendEntry.bind(store);
+    const broken = vi.spyOn(store, "appendEntry").mockImplementation(async (e) => {
+      if (e.seq === next + 1n) throw new Error("disk full");
+      return real(e);
+    });
+    const [a, b, c] = await Promise.all(["a", "b", "c"].map((t) => say(alice, t)));
+    expect([a!.entry.seq, b!.entry.seq, c!.entry.seq]).toEqual([next, next + 1n, next + 2n]);
+    await expect(a!.stored).resolves.toBeUndefined();
+    await expect(b!.stored).rejects.toThrow(/disk full/);
+    await expect(c!.stored).rejects.toThrow(/could not be stored/);
+    broken.mockRestore();
+    // The room's next seq was reloaded from the store: the next message takes b's number.
+    const d = await say(alice, "d");
+    expect(d.entry.seq).toBe(next + 1n);
+    await d.stored;
+    const cu = await ds.catchUp(ROOM, bob.ref, next - 1n, 100);
+    expect(cu.entries.map((e) => e.seq)).toEqual([next, next + 1n]);
+    const texts = cu.entries.map((e) => {
+      const r = bob.group!.process(msg(e.payload));
+      return r.kind === "application" ? new TextDecoder().decode(r.data) : "?";
+    });
+    expect(texts).toEqual(["a", "d"]);
   });
 });
