@@ -73,6 +73,8 @@ export class LogWriter {
       while (this.queue.length > 0) await this.write(this.queue.splice(0));
     })().finally(() => {
       this.flushing = undefined;
+      // An entry handed over between the loop's last look and this callback.
+      if (this.queue.length > 0) this.kick();
     });
   }
 
