@@ -156,6 +156,7 @@ export async function startComponent(config: Config, options: StartOptions = {})
       await connection.stop();
       await Promise.race([Promise.allSettled([...running]), new Promise((r) => setTimeout(r, 5_000))]);
       await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+      await service.ds?.drainWrites(); // messages accepted by handlers that were still running
       await service.ds?.flushCursors(); // delivery cursors are written behind (DeliveryService.delivered)
       await openStore.close();
       logger.info("stopped");
