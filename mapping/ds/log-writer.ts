@@ -80,9 +80,8 @@ export class LogWriter {
 
   private async write(batch: Pending[]): Promise<void> {
     try {
-      await this.store.transaction(async (tx) => {
-        for (const p of batch) await tx.appendEntry(p.entry);
-      });
+      // One statement for the batch (one round trip to SQLite's thread, one commit).
+      await this.store.appendEntries(batch.map((p) => p.entry));
       for (const p of batch) p.resolve();
       return;
     } catch {

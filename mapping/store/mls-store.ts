@@ -76,6 +76,12 @@ export interface LogStore {
    * seq becomes at least seq + 1 in the same statement.
    */
   appendEntry(entry: LogEntry): Promise<void>;
+  /**
+   * Appends several entries (each the next of its room, in order) in one
+   * statement: all or none, one commit. For the group commit of application
+   * messages (mapping/ds/log-writer.ts).
+   */
+  appendEntries(entries: readonly LogEntry[]): Promise<void>;
   getEntry(room: string, seq: bigint): Promise<LogEntry | undefined>;
   /** Oldest retained seq of a room (undefined when the log is empty). */
   oldestSeq(room: string): Promise<bigint | undefined>;

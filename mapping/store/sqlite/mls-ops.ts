@@ -373,32 +373,50 @@ export class MlsSqliteOps implements MlsStoreTx {
   // --- the log -----------------------------------------------------------------------
 
   async appendEntry(e: LogEntry): Promise<void> {
-    const params: SqlValue[] = [
-      e.room,
-      n(e.seq),
-      e.kind,
-      n(e.epoch),
-      e.stanzaId,
-      e.clientId ?? null,
-      e.originId ?? null,
-      e.senderJid ?? null,
-      e.senderDevice ?? null,
-      e.senderNick ?? null,
-      e.payload,
-      e.welcome ?? null,
-      e.ratchetTree ?? null,
-      e.createdAt,
-    ];
-    try {
-      await this.db.run(
-        `INSERT INTO mls_log (room, seq, kind, epoch, stanza_id, client_id, origin_id, sender_jid, sender_device, sender_nick,
-                              payload, welcome, ratchet_tree, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        params,
-      );
-    } catch (err) {
-      if (isConstraint(err)) throw new StoreError("exists", `entry ${e.seq} of '${e.room}' already exists`, { cause: err });
-      throw err;
+    await this.appendEntries([e]);
+  }
+
+  async appendEntries(entries: readonly LogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    // 14 parameters a row: 64 rows stay far below SQLite's limit. More than that is a transaction of
+    // several statements; up to it, one statement (atomic on its own), one commit, one round trip.
+    if (entries.length > 64 && !this.db.inTransaction) {
+      await this.atomic(async () => {
+        for (let i = 0; i < entries.length; i += 64) await this.appendEntries(entries.slice(i, i + 64));
+      });
+      return;
+    }
+    for (let i = 0; i < entries.length; i += 64) {
+      const chunk = entries.slice(i, i + 64);
+      try {
+        await this.db.run(
+          `INSERT INTO mls_log (room, seq, kind, epoch, stanza_id, client_id, origin_id, sender_jid, sender_device, sender_nick,
+                                payload, welcome, ratchet_tree, created_at)
+           VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+          chunk.flatMap((e): SqlValue[] => [
+            e.room,
+            n(e.seq),
+            e.kind,
+            n(e.epoch),
+            e.stanzaId,
+            e.clientId ?? null,
+            e.originId ?? null,
+            e.senderJid ?? null,
+            e.senderDevice ?? null,
+            e.senderNick ?? null,
+            e.payload,
+            e.welcome ?? null,
+            e.ratchetTree ?? null,
+            e.createdAt,
+          ]),
+        );
+      } catch (err) {
+        if (isConstraint(err)) {
+          const which = chunk.length === 1 ? `entry ${chunk[0]!.seq} of '${chunk[0]!.room}'` : `one of ${chunk.length} entries`;
+          throw new StoreError("exists", `${which} already exists`, { cause: err });
+        }
+        throw err;
+      }
     }
   }
 

@@ -21,6 +21,7 @@ function entry(room: string, seq: number): LogEntry {
 
 class SlowStore {
   written: string[] = [];
+  /** Batch writes (appendEntries calls). */
   transactions = 0;
   failing = (_e: LogEntry) => false;
   private gates: Array<() => void> = [];
@@ -30,19 +31,16 @@ class SlowStore {
     this.written.push(`${e.room}:${e.seq}`);
   }
 
-  async transaction<T>(fn: (tx: SlowStore) => Promise<T>): Promise<T> {
+  /** All or nothing, once the test lets it run. */
+  async appendEntries(entries: readonly LogEntry[]): Promise<void> {
     this.transactions++;
     await new Promise<void>((r) => this.gates.push(r));
-    const before = this.written.length;
-    try {
-      return await fn(this);
-    } catch (e) {
-      this.written.length = before; // rolled back
-      throw e;
-    }
+    const bad = entries.find((e) => this.failing(e));
+    if (bad) throw new Error(`cannot store ${bad.room} ${bad.seq}`);
+    for (const e of entries) this.written.push(`${e.room}:${e.seq}`);
   }
 
-  /** Lets the waiting transaction run. */
+  /** Lets the waiting batch write run. */
   release(): void {
     this.gates.shift()?.();
   }

@@ -287,7 +287,7 @@ describe("DeliveryService: group commit of application messages", () => {
 
   it("numbers messages at once, writes those that arrive during a write together, and catch-up includes them", async () => {
     const { alice, bob } = await aliceAndBob();
-    const transactions = vi.spyOn(store, "transaction");
+    const batches = vi.spyOn(store, "appendEntries");
     const subs = await Promise.all(["a", "b", "c", "d", "e", "f"].map((t) => say(alice, t)));
     const first = subs[0]!.entry.seq;
     expect(subs.map((x) => x.entry.seq)).toEqual([0n, 1n, 2n, 3n, 4n, 5n].map((i) => first + i));
@@ -295,9 +295,10 @@ describe("DeliveryService: group commit of application messages", () => {
     const cu = await ds.catchUp(ROOM, bob.ref, first - 1n, 100);
     expect(cu.entries.map((e) => e.seq)).toEqual(subs.map((x) => x.entry.seq));
     await Promise.all(subs.map((x) => x.stored));
-    // Six messages, fewer transactions: those queued behind the first write went in one.
-    expect(transactions.mock.calls.length).toBeGreaterThanOrEqual(1);
-    expect(transactions.mock.calls.length).toBeLessThan(6);
+    // Six messages, fewer writes: those queued behind the first write went in one.
+    expect(batches.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(batches.mock.calls.length).toBeLessThan(6);
+    expect(batches.mock.calls.flatMap((c) => c[0].map((e) => e.seq))).toEqual(subs.map((x) => x.entry.seq));
     expect((await store.getGroup(ROOM))!.nextSeq).toBe(first + 6n);
     const texts = cu.entries.map((e) => {
       const r = bob.group!.process(msg(e.payload));
@@ -309,13 +310,29 @@ describe("DeliveryService: group commit of application messages", () => {
     expect(c.seq).toBe(first + 6n);
   });
 
+  it("a batch larger than one statement takes (64 rows) is written whole, in order", async () => {
+    const { alice, bob } = await aliceAndBob();
+    const texts = Array.from({ length: 70 }, (_, i) => `m${i}`);
+    const subs = await Promise.all(texts.map((t) => say(alice, t)));
+    await Promise.all(subs.map((x) => x.stored));
+    const first = subs[0]!.entry.seq;
+    const cu = await ds.catchUp(ROOM, bob.ref, first - 1n, 100);
+    expect(cu.entries.map((e) => e.seq)).toEqual(subs.map((x) => x.entry.seq));
+    expect(cu.entries.map((e) => {
+      const r = bob.group!.process(msg(e.payload));
+      return r.kind === "application" ? new TextDecoder().decode(r.data) : "?";
+    })).toEqual(texts);
+    expect((await store.getGroup(ROOM))!.nextSeq).toBe(first + 70n);
+  });
+
   it("a message that cannot be stored fails with the room's messages after it, and the room goes on without a hole", async () => {
     const { alice, bob } = await aliceAndBob();
     const next = (await store.getGroup(ROOM))!.nextSeq;
-    const real = store.appendEntry.bind(store);
-    const broken = vi.spyOn(store, "appendEntry").mockImplementation(async (e) => {
-      if (e.seq === next + 1n) throw new Error("disk full");
-      return real(e);
+    // The entry numbered next + 1 cannot be written, alone or in a batch.
+    const real = store.appendEntries.bind(store);
+    const broken = vi.spyOn(store, "appendEntries").mockImplementation(async (es) => {
+      if (es.some((e) => e.seq === next + 1n)) throw new Error("disk full");
+      return real(es);
     });
     const [a, b, c] = await Promise.all(["a", "b", "c"].map((t) => say(alice, t)));
     expect([a!.entry.seq, b!.entry.seq, c!.entry.seq]).toEqual([next, next + 1n, next + 2n]);
