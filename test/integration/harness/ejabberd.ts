@@ -25,16 +25,16 @@
 // (PLAIN without TLS, passwords stored in plain text) and an ejabberd_service
 // listener for the XEP-0114 component. No s2s, no HTTP, no MUC, no TLS.
 
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 
-import { startWatchdog, trackForCleanup } from "./cleanup.js";
 import { canConnect, freePorts, LOOPBACK } from "./ports.js";
 import type { XmppServerHandle, XmppUser } from "./server.js";
+import { ServerInstance, startInstance, type ServerRun } from "./server-instance.js";
 import {
   aptInstall,
   execFileP,
@@ -43,7 +43,6 @@ import {
   findBinary,
   isRoot,
   readFrom,
-  readTail,
   signalPid,
   sleep,
   stopSystemService,
@@ -185,33 +184,16 @@ function runAs(): RunAs {
 export async function startEjabberd(options: StartEjabberdOptions = {}): Promise<EjabberdHandle> {
   const install = await ensureEjabberd();
   const who = runAs();
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "xmb-ejabberd-"));
-  await fs.chmod(dir, 0o700);
-  const instance = new EjabberdInstance(install, who, dir, options);
-  try {
-    await instance.firstStart();
-  } catch (e) {
-    await instance.stop();
-    throw e;
-  }
-  return instance;
+  return startInstance("xmb-ejabberd-", (dir) => new EjabberdInstance(install, who, dir, options));
 }
 
-const FATAL_SIGNALS = new Set<NodeJS.Signals>(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT"]);
-const PORT_ATTEMPTS = 3;
 // A clean stop (SIGTERM: init:stop, ejabberd closes its sessions, Mnesia closes its files) takes ~2 s.
 const STOP_TIMEOUT_MS = 10_000;
 const CTL_TIMEOUT_MS = 30_000;
 
 class PortInUse extends EjabberdError {}
 
-interface Run {
-  child: ChildProcess;
-  exited: Promise<void>;
-  exitInfo?: string;
-}
-
-class EjabberdInstance implements EjabberdHandle {
+class EjabberdInstance extends ServerInstance<ServerRun> implements EjabberdHandle {
   readonly host: string;
   readonly componentDomain: string;
   readonly componentSecret: string;
@@ -221,21 +203,14 @@ class EjabberdInstance implements EjabberdHandle {
   readonly configFile: string;
   readonly logFile: string;
   readonly pidFile: string;
-  c2sPort = 0;
-  componentPort = 0;
-
-  private run: Run | undefined;
-  private output = "";
-  private stopped = false;
-  private untrack: (() => void) | undefined;
-  private watchdog: { disarm(): void } | undefined;
 
   constructor(
     private readonly install: EjabberdInstallation,
     private readonly who: RunAs,
-    readonly dir: string,
+    dir: string,
     private readonly options: StartEjabberdOptions,
   ) {
+    super(dir, "ejabberd", STOP_TIMEOUT_MS);
     // Erlang reads -mnesia dir "..." as a term: no quote or backslash may be in the path.
     if (/["\\\s]/.test(dir)) throw new EjabberdError(`temp dir ${dir} has a quote, backslash or space; set TMPDIR elsewhere`);
     this.host = options.host ?? "localhost";
@@ -250,80 +225,36 @@ class EjabberdInstance implements EjabberdHandle {
     this.pidFile = path.join(dir, "beam.pid");
   }
 
-  get c2sService(): string {
-    return `xmpp://${LOOPBACK}:${this.c2sPort}`;
-  }
-
-  get componentService(): string {
-    return `xmpp://${LOOPBACK}:${this.componentPort}`;
-  }
-
-  get pid(): number | undefined {
-    return this.run?.child.pid;
-  }
-
-  get running(): boolean {
-    return this.run !== undefined && this.run.exitInfo === undefined;
-  }
-
-  async firstStart(): Promise<void> {
+  protected async prepare(): Promise<void> {
     await fs.mkdir(this.spoolDir, { mode: 0o700 });
     await fs.mkdir(this.logDir, { mode: 0o700 });
     // The cookie file must be readable by its owner only, or Erlang refuses it.
     const cookie = path.join(this.dir, ".erlang.cookie");
     await fs.writeFile(cookie, randomBytes(20).toString("hex").toUpperCase(), { mode: 0o400 });
     for (const p of [this.dir, this.spoolDir, this.logDir, cookie]) await this.chown(p);
-    this.untrack = trackForCleanup(this);
     // If the test process is killed outright, the watchdog kills the VM whose command line names our node.
-    this.watchdog = startWatchdog(this.dir, this.nodeName, [this.pidFile]);
-    for (let attempt = 1; ; attempt++) {
-      const [c2s, component] = await freePorts(2);
-      this.c2sPort = c2s as number;
-      this.componentPort = component as number;
-      await this.writeConfig();
-      try {
-        await this.startProcess();
-        return;
-      } catch (e) {
-        await this.terminate();
-        if (!(e instanceof PortInUse) || attempt >= PORT_ATTEMPTS) throw e;
-      }
-    }
+    this.guard(this.nodeName, [this.pidFile]);
   }
 
-  async restart(): Promise<void> {
-    this.assertNotStopped("restart");
-    await this.terminate();
-    await this.startProcess();
+  protected async pickPorts(): Promise<void> {
+    const [c2s, component] = await freePorts(2);
+    this.c2sPort = c2s as number;
+    this.componentPort = component as number;
   }
 
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    this.assertNotStopped("kill");
-    const run = this.run;
-    if (!run || run.exitInfo !== undefined) return;
-    signalPid(run.child.pid, signal);
-    if (FATAL_SIGNALS.has(signal)) {
-      if (!(await waitFor(run.exited, STOP_TIMEOUT_MS))) {
-        signalPid(run.child.pid, "SIGKILL");
-        await run.exited;
-      }
-    }
+  protected isPortInUse(e: unknown): boolean {
+    return e instanceof PortInUse;
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    await this.terminate();
-    this.watchdog?.disarm();
-    this.untrack?.();
-    await fs.rm(this.dir, { recursive: true, force: true });
+  protected error(message: string): Error {
+    return new EjabberdError(message);
   }
 
   /** Exit hook: no awaiting here. The VM's helper (erl_child_setup) exits with it. */
   cleanupSync(): void {
     const run = this.run;
     if (run && run.exitInfo === undefined) signalPid(run.child.pid, "SIGKILL");
-    this.watchdog?.disarm();
+    this.disarmWatchdog();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -360,23 +291,7 @@ class EjabberdInstance implements EjabberdHandle {
     }
   }
 
-  logTail(lines = 40): string {
-    let log = "";
-    try {
-      log = readTail(this.logFile);
-    } catch {
-      log = "(no log file)";
-    }
-    const take = (s: string) => s.split("\n").filter(Boolean).slice(-lines).join("\n");
-    const out = take(this.output);
-    return `--- ${this.logFile} (last ${lines} lines) ---\n${take(log)}` + (out ? `\n--- ejabberd stdout/stderr ---\n${out}` : "");
-  }
-
   // -------------------------------------------------------------------------
-
-  private assertNotStopped(what: string): void {
-    if (this.stopped) throw new EjabberdError(`${what}() after stop(): this ejabberd instance is gone`);
-  }
 
   private async chown(p: string): Promise<void> {
     if (this.who.drop) await fs.chown(p, this.who.uid, this.who.gid);
@@ -404,7 +319,7 @@ class EjabberdInstance implements EjabberdHandle {
     return ["-sname", node, "-noshell", "-noinput", "-kernel", "inet_dist_use_interface", "{127,0,0,1}"];
   }
 
-  private async writeConfig(): Promise<void> {
+  protected async writeConfig(): Promise<void> {
     const q = (s: string) => JSON.stringify(s); // a JSON string is a YAML double-quoted scalar
     const o = this.options;
     const lines = [
@@ -444,7 +359,7 @@ class EjabberdInstance implements EjabberdHandle {
     await this.chown(this.configFile);
   }
 
-  private async startProcess(): Promise<void> {
+  protected async startProcess(): Promise<void> {
     const logOffset = await fileSize(this.logFile);
     // `ejabberdctl foreground`'s VM, started directly: erl execs erlexec, which execs
     // beam.smp, so child.pid is the VM itself and our signals reach it.
@@ -462,7 +377,7 @@ class EjabberdInstance implements EjabberdHandle {
       "ejabberd",
     ];
     const child = spawn(this.install.erl, args, { ...this.spawnIdentity(), stdio: ["ignore", "pipe", "pipe"] });
-    const run: Run = {
+    const run: ServerRun = {
       child,
       exited: new Promise<void>((resolve) => {
         child.once("exit", (code, signal) => {
@@ -489,7 +404,7 @@ class EjabberdInstance implements EjabberdHandle {
     await this.waitReady(run, logOffset);
   }
 
-  private async waitReady(run: Run, logOffset: number): Promise<void> {
+  private async waitReady(run: ServerRun, logOffset: number): Promise<void> {
     const timeoutMs = this.options.startTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
     const wanted: Array<[string, number]> = [
@@ -520,7 +435,7 @@ class EjabberdInstance implements EjabberdHandle {
   }
 
   /** Stops the current VM, if any: SIGTERM (a clean init:stop), then SIGKILL after a timeout. */
-  private async terminate(): Promise<void> {
+  protected async terminate(): Promise<void> {
     const run = this.run;
     if (!run) return;
     if (run.exitInfo === undefined) {

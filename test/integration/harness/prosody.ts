@@ -13,7 +13,7 @@
 // TLS, accounts stored in plain text) and the XEP-0114 component port; s2s is
 // off unless asked; no HTTP, no TLS, no registration over the wire unless asked.
 
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import fs from "node:fs/promises";
@@ -21,8 +21,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { startWatchdog, trackForCleanup } from "./cleanup.js";
 import { canConnect, freePorts, LOOPBACK } from "./ports.js";
+import type { XmppServerHandle, XmppUser } from "./server.js";
+import { ServerInstance, startInstance, type ServerRun } from "./server-instance.js";
 import {
   aptInstall,
   execFileP,
@@ -32,7 +33,6 @@ import {
   isRoot,
   readFrom,
   readPidSync,
-  readTail,
   signalPid,
   sleep,
   stopSystemService,
@@ -72,46 +72,20 @@ export interface StartProsodyOptions {
   startTimeoutMs?: number;
 }
 
-export interface ProsodyUser {
-  username: string;
-  password: string;
-}
+/** An account on the private Prosody. */
+export type ProsodyUser = XmppUser;
 
-export interface ProsodyHandle {
-  readonly host: string;
-  readonly c2sPort: number;
-  readonly componentPort: number;
-  readonly componentDomain: string;
-  readonly componentSecret: string;
+/** A private Prosody: the common server handle (server.ts) and what is Prosody's own. */
+export interface ProsodyHandle extends XmppServerHandle {
   readonly mucDomain?: string;
-  /** The multicast service's domain, when `multicast` was asked for. */
-  readonly multicastDomain?: string;
   readonly s2sPort?: number;
-  /** "xmpp://127.0.0.1:<c2sPort>": the `service` for @xmpp/client. */
-  readonly c2sService: string;
-  /** "xmpp://127.0.0.1:<componentPort>": the `service` for @xmpp/component. */
-  readonly componentService: string;
-  /** The instance's temp dir (config, data, log, pid file). Removed by stop(). */
-  readonly dir: string;
+  /** The data dir, inside `dir`. */
   readonly dataDir: string;
-  readonly configFile: string;
-  readonly logFile: string;
-  /** Prosody's pid while it runs. */
-  readonly pid: number | undefined;
-  readonly running: boolean;
-  /** SIGTERM, SIGKILL after a timeout, then remove the temp dir. Idempotent. */
-  stop(): Promise<void>;
-  /** Stop (if running) and start again: same ports, same config, same data. */
-  restart(): Promise<void>;
-  /** Send a signal to Prosody; for fatal ones (default SIGKILL) wait until it is gone. restart() brings it back. */
-  kill(signal?: NodeJS.Signals): Promise<void>;
   /** Registers an account with `prosodyctl register` against this instance's config. */
   createUser(username: string, password: string): Promise<void>;
   /** Many accounts at once, written straight into the data dir (no process per user).
    *  Usernames must be lowercase [a-z0-9._-]. */
   createUsers(users: readonly ProsodyUser[]): Promise<void>;
-  /** The last lines of Prosody's log (and of its stdout/stderr). */
-  logTail(lines?: number): string;
 }
 
 export class ProsodyError extends Error {
@@ -193,32 +167,19 @@ function runAs(): RunAs {
 export async function startProsody(options: StartProsodyOptions = {}): Promise<ProsodyHandle> {
   const install = await ensureProsody();
   const who = runAs();
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "xmb-prosody-"));
-  await fs.chmod(dir, 0o700);
-  const instance = new ProsodyInstance(install, who, dir, options);
-  try {
-    await instance.firstStart();
-  } catch (e) {
-    await instance.stop();
-    throw e;
-  }
-  return instance;
+  return startInstance("xmb-prosody-", (dir) => new ProsodyInstance(install, who, dir, options));
 }
 
-const FATAL_SIGNALS = new Set<NodeJS.Signals>(["SIGKILL", "SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT"]);
-const PORT_ATTEMPTS = 3;
 const STOP_TIMEOUT_MS = 5_000;
 
 class PortInUse extends ProsodyError {}
 
-interface Run {
-  child: ChildProcess;
-  exited: Promise<void>;
-  exitInfo?: string;
+interface Run extends ServerRun {
+  /** Prosody's own pid when it runs under runuser. */
   realPid?: number;
 }
 
-class ProsodyInstance implements ProsodyHandle {
+class ProsodyInstance extends ServerInstance<Run> implements ProsodyHandle {
   readonly host: string;
   readonly componentDomain: string;
   readonly componentSecret: string;
@@ -229,22 +190,15 @@ class ProsodyInstance implements ProsodyHandle {
   readonly logFile: string;
   readonly pidFile: string;
   readonly runnerPidFile: string;
-  c2sPort = 0;
-  componentPort = 0;
   s2sPort?: number;
-
-  private run: Run | undefined;
-  private output = "";
-  private stopped = false;
-  private untrack: (() => void) | undefined;
-  private watchdog: { disarm(): void } | undefined;
 
   constructor(
     private readonly install: ProsodyInstallation,
     private readonly who: RunAs,
-    readonly dir: string,
+    dir: string,
     private readonly options: StartProsodyOptions,
   ) {
+    super(dir, "Prosody", STOP_TIMEOUT_MS);
     this.host = options.host ?? "localhost";
     this.componentDomain = options.componentDomain ?? "mls.localhost";
     this.componentSecret = options.componentSecret ?? randomBytes(16).toString("hex");
@@ -257,69 +211,29 @@ class ProsodyInstance implements ProsodyHandle {
     this.runnerPidFile = path.join(dir, "runner.pid");
   }
 
-  get c2sService(): string {
-    return `xmpp://${LOOPBACK}:${this.c2sPort}`;
-  }
-
-  get componentService(): string {
-    return `xmpp://${LOOPBACK}:${this.componentPort}`;
-  }
-
-  get pid(): number | undefined {
-    return this.run ? (this.run.realPid ?? this.run.child.pid) : undefined;
-  }
-
-  get running(): boolean {
-    return this.run !== undefined && this.run.exitInfo === undefined;
-  }
-
-  async firstStart(): Promise<void> {
+  protected async prepare(): Promise<void> {
     await fs.mkdir(this.dataDir, { mode: 0o700 });
     await fs.mkdir(path.join(this.dir, "certs"), { mode: 0o700 }); // silences certmanager; there are no certs
-    this.untrack = trackForCleanup(this);
-    this.watchdog = startWatchdog(this.dir, this.configFile, [this.pidFile, this.runnerPidFile]);
-    for (let attempt = 1; ; attempt++) {
-      const [c2s, component, s2s] = await freePorts(this.options.s2s ? 3 : 2);
-      this.c2sPort = c2s as number;
-      this.componentPort = component as number;
-      if (this.options.s2s) this.s2sPort = s2s as number;
-      await this.writeConfig();
-      try {
-        await this.startProcess();
-        return;
-      } catch (e) {
-        await this.terminate();
-        if (!(e instanceof PortInUse) || attempt >= PORT_ATTEMPTS) throw e;
-      }
-    }
+    this.guard(this.configFile, [this.pidFile, this.runnerPidFile]);
   }
 
-  async restart(): Promise<void> {
-    this.assertNotStopped("restart");
-    await this.terminate();
-    await this.startProcess();
+  protected async pickPorts(): Promise<void> {
+    const [c2s, component, s2s] = await freePorts(this.options.s2s ? 3 : 2);
+    this.c2sPort = c2s as number;
+    this.componentPort = component as number;
+    if (this.options.s2s) this.s2sPort = s2s as number;
   }
 
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    this.assertNotStopped("kill");
-    const run = this.run;
-    if (!run || run.exitInfo !== undefined) return;
-    signalPid(run.realPid ?? run.child.pid, signal);
-    if (FATAL_SIGNALS.has(signal)) {
-      if (!(await waitFor(run.exited, STOP_TIMEOUT_MS))) {
-        signalPid(run.child.pid, "SIGKILL");
-        await run.exited;
-      }
-    }
+  protected override signalTarget(run: Run): number | undefined {
+    return run.realPid ?? run.child.pid;
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    await this.terminate();
-    this.watchdog?.disarm();
-    this.untrack?.();
-    await fs.rm(this.dir, { recursive: true, force: true });
+  protected isPortInUse(e: unknown): boolean {
+    return e instanceof PortInUse;
+  }
+
+  protected error(message: string): Error {
+    return new ProsodyError(message);
   }
 
   /** Exit hook: no awaiting here. */
@@ -335,7 +249,7 @@ class ProsodyInstance implements ProsodyHandle {
         signalPid(run.child.pid, "SIGTERM");
       }
     }
-    this.watchdog?.disarm();
+    this.disarmWatchdog();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -370,29 +284,13 @@ class ProsodyInstance implements ProsodyHandle {
     }
   }
 
-  logTail(lines = 40): string {
-    let log = "";
-    try {
-      log = readTail(this.logFile);
-    } catch {
-      log = "(no log file)";
-    }
-    const take = (s: string) => s.split("\n").filter(Boolean).slice(-lines).join("\n");
-    const out = take(this.output);
-    return `--- ${this.logFile} (last ${lines} lines) ---\n${take(log)}` + (out ? `\n--- prosody stdout/stderr ---\n${out}` : "");
-  }
-
   // -------------------------------------------------------------------------
-
-  private assertNotStopped(what: string): void {
-    if (this.stopped) throw new ProsodyError(`${what}() after stop(): this Prosody instance is gone`);
-  }
 
   private async chown(p: string): Promise<void> {
     if (this.who.viaRunuser) await fs.chown(p, this.who.uid, this.who.gid);
   }
 
-  private async writeConfig(): Promise<void> {
+  protected async writeConfig(): Promise<void> {
     const q = luaString;
     const o = this.options;
     const modules = ["roster", "saslauth", "disco", "ping", ...(o.allowRegistration ? ["register"] : []), ...(o.modules ?? [])];
@@ -461,7 +359,7 @@ class ProsodyInstance implements ProsodyHandle {
     await this.chown(this.configFile);
   }
 
-  private async startProcess(): Promise<void> {
+  protected async startProcess(): Promise<void> {
     await fs.rm(this.pidFile, { force: true });
     const logOffset = await fileSize(this.logFile);
     const argv = [this.install.prosody, "--config", this.configFile, "-F"];
@@ -544,7 +442,7 @@ class ProsodyInstance implements ProsodyHandle {
    * can still linger ~1 s while client sockets drain; we SIGKILL it then, which
    * keeps restart() near 100 ms.
    */
-  private async terminate(): Promise<void> {
+  protected async terminate(): Promise<void> {
     const run = this.run;
     if (!run) return;
     if (run.exitInfo === undefined) {
