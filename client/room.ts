@@ -389,9 +389,10 @@ export class RoomSession {
     const subject = el.getText();
     const from = stanza.attrs["from"] ?? "";
     const by = from.startsWith(`${this.room}/`) ? from.slice(this.room.length + 1) : undefined;
-    const stamp = stanza.getChild("delay", NS.DELAY)?.attrs["stamp"];
+    const delay = stanza.getChild("delay", NS.DELAY);
+    const stamp = delay?.attrs["stamp"];
     const delayTime = stamp !== undefined ? new Date(stamp) : undefined;
-    const delayed = stanza.getChild("delay", NS.DELAY) !== undefined;
+    const delayed = delay !== undefined;
     this.subject = subject;
     // Our change came back (the room may give the reflection a new id: match our nick and text too).
     const id = stanza.attrs["id"];

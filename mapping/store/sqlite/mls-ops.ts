@@ -380,12 +380,7 @@ export class MlsSqliteOps implements MlsStoreTx {
     if (entries.length === 0) return;
     // 14 parameters a row: 64 rows stay far below SQLite's limit. More than that is a transaction of
     // several statements; up to it, one statement (atomic on its own), one commit, one round trip.
-    if (entries.length > 64 && !this.db.inTransaction) {
-      await this.atomic(async () => {
-        for (let i = 0; i < entries.length; i += 64) await this.appendEntries(entries.slice(i, i + 64));
-      });
-      return;
-    }
+    if (entries.length > 64 && !this.db.inTransaction) return this.atomic(() => this.appendEntries(entries));
     for (let i = 0; i < entries.length; i += 64) {
       const chunk = entries.slice(i, i + 64);
       try {
