@@ -80,6 +80,12 @@ export interface MlsClientOptions {
   /** Also rejoin them (and catch up) right after open, in the background (default true). */
   readonly rejoinOnOpen?: boolean | undefined;
   /**
+   * A rejoin that finds the service unreachable or not answering (code
+   * `unreachable` / `timeout`) is retried after this many ms, doubling up to
+   * 30 s, while the connection lasts. Default 500; 0 turns retries off.
+   */
+  readonly rejoinRetryMs?: number | undefined;
+  /**
    * Send initial presence (default true): the server delivers messages sent to
    * the bare JID (room invitations, §6.4) only to available resources.
    */
@@ -123,7 +129,10 @@ export class MlsClient extends EventEmitter {
   private readonly host: RoomHost;
   private readonly onStanzaBound = (s: Element) => this.onStanza(s);
   private readonly onOnlineBound = () => this.onOnline();
-  private readonly onOfflineBound = () => this.emit("offline");
+  private readonly onOfflineBound = () => this.onOffline();
+  /** Bumped on every online/offline: a retry scheduled for an older connection is dropped. */
+  private connectionGeneration = 0;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   private constructor(
     readonly transport: Transport,
@@ -303,16 +312,50 @@ export class MlsClient extends EventEmitter {
     }
   }
 
+  private onOffline(): void {
+    this.connectionGeneration++;
+    this.cancelRetries();
+    this.emit("offline");
+  }
+
   private onOnline(): void {
     if (this.closed) return;
+    this.connectionGeneration++;
     this.emitSafe("online");
     if (this.options.presence !== false) this.transport.send(xml("presence")).catch((e) => this.reportError(e, "initial presence"));
     if (this.options.autoRejoin === false) return;
     // KeyPackages and rooms again: counts may have changed while away.
     this.services.clear();
-    for (const s of this.sessions.values()) {
-      s.rejoin().catch((e) => this.reportRejoinError(e, "rejoining after reconnect", s.room));
-    }
+    for (const s of this.sessions.values()) void this.rejoinRetrying(() => s.rejoin(), "rejoining after reconnect", s.room);
+  }
+
+  /**
+   * Runs a rejoin; when the service is unreachable (after a server restart
+   * the clients are often back before the component) or does not answer,
+   * tries again with a doubling delay while this connection lasts. Settles
+   * after the first attempt.
+   */
+  private rejoinRetrying(rejoin: () => Promise<void>, what: string, room: string, delayMs = this.options.rejoinRetryMs ?? 500): Promise<void> {
+    const generation = this.connectionGeneration;
+    return rejoin().catch((e: unknown) => {
+      const transient = isClientError(e, "unreachable") || isClientError(e, "timeout");
+      if (!transient || delayMs <= 0 || this.closed || generation !== this.connectionGeneration) {
+        this.reportRejoinError(e, what, room);
+        return;
+      }
+      this.emitSafe("warning", { room, kind: "rejoin-retry", message: `${what}: ${(e as Error).message}; retrying in ${delayMs} ms` });
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        if (this.closed || generation !== this.connectionGeneration) return;
+        void this.rejoinRetrying(rejoin, what, room, Math.min(delayMs * 2, 30_000));
+      }, delayMs);
+      this.retryTimers.add(timer);
+    });
+  }
+
+  private cancelRetries(): void {
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
   }
 
   // ================================================================ service and KeyPackages (§5.1, §6.1)
@@ -329,7 +372,16 @@ export class MlsClient extends EventEmitter {
   }
 
   private async loadService(domain: string): Promise<ServiceInfo> {
-    const r = await this.request(xml("iq", { type: "get", to: domain }, xml("query", { xmlns: NS.DISCO_INFO })), `disco#info of ${domain}`);
+    let r: Element;
+    try {
+      r = await this.request(xml("iq", { type: "get", to: domain }, xml("query", { xmlns: NS.DISCO_INFO })), `disco#info of ${domain}`);
+    } catch (e) {
+      // The service answers disco#info to anyone: an error comes from the
+      // XMPP server, which could not route to it (Prosody 0.12: remote-server-timeout;
+      // ejabberd, before the component is back: forbidden by its s2s policy).
+      if (!isClientError(e, "stanza")) throw e;
+      throw new ClientError("unreachable", `${domain} is unreachable: ${e.message}`, { condition: e.condition, type: e.type, text: e.text, cause: e });
+    }
     const q = r.getChild("query", NS.DISCO_INFO);
     if (!q) throw new ClientError("protocol", `${domain}: disco#info result without query`);
     const info = parseServiceInfo(q, domain);
@@ -536,7 +588,7 @@ export class MlsClient extends EventEmitter {
     for (const r of await this.store.listRooms()) {
       if (!r.autoJoin) continue;
       const s = await this.session(r.room);
-      await s.join().catch((e) => this.reportRejoinError(e, "rejoining", r.room));
+      await this.rejoinRetrying(() => s.join(), "rejoining", r.room);
     }
   }
 
@@ -649,6 +701,7 @@ export class MlsClient extends EventEmitter {
     if (this.closed) return;
     for (const s of this.sessions.values()) s.close();
     this.closed = true;
+    this.cancelRetries();
     this.transport.off("stanza", this.onStanzaBound);
     this.transport.off("online", this.onOnlineBound);
     this.transport.off("offline", this.onOfflineBound);

@@ -33,7 +33,12 @@ export type ClientErrorCode =
   /** The room already exists, or another state conflict. */
   | "conflict"
   /** The room was destroyed (XEP-0045 §10.9): what was waiting on it will not happen. */
-  | "destroyed";
+  | "destroyed"
+  /**
+   * The service does not answer: the XMPP server could not route to it (the
+   * component is down or not reconnected yet). Rejoins retry it (see condition).
+   */
+  | "unreachable";
 
 export interface ClientErrorDetails {
   /** The RFC 6120 defined condition, e.g. "conflict", "forbidden". */

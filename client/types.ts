@@ -119,7 +119,7 @@ export interface SentEvent {
 
 export interface WarningEvent {
   readonly room?: string | undefined;
-  readonly kind: "signature-key-changed" | "new-own-device" | "undecryptable" | "invalid-proposal" | "resync";
+  readonly kind: "signature-key-changed" | "new-own-device" | "undecryptable" | "invalid-proposal" | "resync" | "rejoin-retry";
   readonly message: string;
   readonly jid?: string | undefined;
   readonly device?: string | undefined;

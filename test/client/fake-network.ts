@@ -25,6 +25,7 @@ export class FakeNetwork {
   private readonly interceptors: Interceptor[] = [];
   private readonly outbound: ((from: string, stanza: Element) => "deliver" | "drop")[] = [];
   private readonly held: { to: string; stanza: Element }[] = [];
+  private readonly down = new Set<string>();
   private seq = 0;
   /** Every stanza delivered, for assertions. */
   readonly trace: { from: string; to: string; stanza: string }[] = [];
@@ -44,6 +45,16 @@ export class FakeNetwork {
 
   registerComponent(domain: string, handler: (stanza: Element) => void): void {
     this.components.set(domain, handler);
+  }
+
+  /**
+   * Takes a component off the network (or back): the server then answers
+   * what is sent to it as Prosody does for a component that is not connected,
+   * iq and presence with remote-server-timeout (0.12), messages dropped.
+   */
+  setComponentDown(domain: string, down: boolean): void {
+    if (down) this.down.add(domain);
+    else this.down.delete(domain);
   }
 
   /** @internal */
@@ -106,6 +117,15 @@ export class FakeNetwork {
     for (const i of this.outbound) if (i(from, s) === "drop") return;
     const domain = bare(to).split("@").pop()!;
     const component = this.components.get(domain);
+    if (component && this.down.has(domain)) {
+      const type = s.attrs["type"];
+      if ((s.name === "iq" && (type === "get" || type === "set")) || (s.name === "presence" && type !== "unavailable" && type !== "error")) {
+        const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+        const error = xml("error", { type: "wait" }, xml("remote-server-timeout", { xmlns: NS_STANZAS }), xml("text", { xmlns: NS_STANZAS }, "Component unavailable"));
+        this.deliver(from, xml(s.name, { type: "error", from: to, to: from, ...(s.attrs["id"] ? { id: s.attrs["id"] } : {}) }, error));
+      }
+      return;
+    }
     if (component) {
       setImmediate(() => component(s));
       return;

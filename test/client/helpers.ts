@@ -28,6 +28,8 @@ export class World {
   readonly ds: FakeDs;
   private readonly dirs: string[] = [];
   private readonly clients: TestClient[] = [];
+  /** Options every client opened here gets (before open()'s own). */
+  clientDefaults: Partial<MlsClientOptions> = {};
 
   constructor(o: FakeDsOptions = {}) {
     this.ds = new FakeDs(this.net, o);
@@ -58,6 +60,7 @@ export class World {
       sendTimeoutMs: 5000,
       joinTimeoutMs: 2000,
       mlsService: this.ds.domain,
+      ...this.clientDefaults,
       ...o,
     });
     const tc: TestClient = { client, transport, stateDir, jid, messages: [], membership: [], errors: [], warnings: [], events: [] };

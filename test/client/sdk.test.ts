@@ -339,6 +339,51 @@ describe("MlsClient with a fake DS", () => {
     await until(() => texts(alice).includes("back online"));
   });
 
+  it("a reconnect while the service is down: the rejoin is retried until the service is back, no error", async () => {
+    w = new World();
+    w.clientDefaults = { rejoinRetryMs: 20 };
+    const { room, alice, bob } = await aliceAndBob(w);
+    bob.transport.disconnect();
+    w.net.setComponentDown(w.ds.domain, true);
+    bob.transport.reconnect();
+    const retries = () => bob.warnings.filter((x) => x.kind === "rejoin-retry");
+    await until(() => retries().length >= 3, 5000, "rejoin retries");
+    expect(retries()[0]!.message).toMatch(/unreachable.*remote-server-timeout/);
+    w.net.setComponentDown(w.ds.domain, false);
+    await alice.client.send(room, "the service is back");
+    await until(() => texts(bob).includes("the service is back"), 5000, "bob back in the room");
+    const n = retries().length;
+    await settle(200);
+    expect(retries().length).toBe(n);
+    expect(bob.errors).toEqual([]);
+    await bob.client.send(room, "me too");
+    await until(() => texts(alice).includes("me too"));
+  });
+
+  it("retries of a rejoin stop when the connection drops again; a lasting outage on open is retried too", async () => {
+    w = new World();
+    w.clientDefaults = { rejoinRetryMs: 20 };
+    const { room, alice, bob } = await aliceAndBob(w);
+    bob.transport.disconnect();
+    w.net.setComponentDown(w.ds.domain, true);
+    bob.transport.reconnect();
+    const retries = () => bob.warnings.filter((x) => x.kind === "rejoin-retry").length;
+    await until(() => retries() >= 2, 5000, "rejoin retries");
+    bob.transport.disconnect();
+    const n = retries();
+    await settle(300);
+    expect(retries()).toBeLessThanOrEqual(n + 1);
+    expect(bob.errors).toEqual([]);
+    // A client opened on the same state while the service is down rejoins when it is back.
+    await w.close(bob);
+    const bob2 = await w.open(BOB, { stateDir: bob.stateDir, mlsService: undefined });
+    await until(() => bob2.warnings.some((x) => x.kind === "rejoin-retry"), 5000, "rejoin retries on open");
+    w.net.setComponentDown(w.ds.domain, false);
+    await alice.client.send(room, "welcome back");
+    await until(() => texts(bob2).includes("welcome back"), 5000, "bob2 rejoined");
+    expect(bob2.errors).toEqual([]);
+  });
+
   it("a failed state write: the step is redone from the file, the message is delivered once", async () => {
     w = new World();
     const { room, alice, bob } = await aliceAndBob(w);

@@ -150,6 +150,25 @@ describe("group rooms over ejabberd 23.01 with the real component", () => {
     expect([alice, bob].flatMap((d) => [...d.errors, ...d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")])).toEqual([]);
   }, 40_000);
 
+  it("3c. ejabberd restarts while the component is down: the members' rejoins find it unreachable and retry until it is back", async () => {
+    const before = await w.settled([alice, bob], room);
+    const reconnected = [alice, bob].map((d) => d.events.filter((e) => e.name === "online").length);
+    const retries = (d: Device) => d.warnings.filter((x) => x.kind === "rejoin-retry");
+    const retried = [alice, bob].map((d) => retries(d).length);
+
+    await w.stopComponent();
+    await w.server.restart();
+    await until(() => [alice, bob].every((d, i) => d.events.filter((e) => e.name === "online").length > reconnected[i]!), 20_000, "the members to reconnect");
+    await until(() => [alice, bob].every((d, i) => retries(d).length > retried[i]!), 20_000, "the members' rejoins to be retried");
+    // ejabberd answers for a component that is not connected with its s2s policy's forbidden.
+    expect(retries(alice).at(-1)!.message).toMatch(/unreachable.*forbidden/);
+
+    await w.startComponent();
+    await round([alice, bob], "ej-component-late");
+    expect(await w.settled([alice, bob], room)).toEqual(before);
+    expect([alice, bob].flatMap((d) => [...d.errors, ...d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")])).toEqual([]);
+  }, 60_000);
+
   it("11. the component's SQLite files and debug log hold none of the plaintexts sent", async () => {
     await w.expectNoPlaintextLeaks(room, 12);
   });
