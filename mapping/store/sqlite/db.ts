@@ -46,6 +46,11 @@ interface TxScope {
 const scope = new AsyncLocalStorage<TxScope>();
 /** The one key of the connection's lock. */
 const CONNECTION = "connection";
+/**
+ * Prepared statements kept for run(): more distinct texts than the store
+ * issues (its multi-row INSERTs have up to 64 shapes), so the hot ones stay.
+ */
+const PREPARED_MAX = 256;
 
 function wrap(e: unknown, what: string): StoreError {
   if (e instanceof StoreError) return e;
@@ -59,6 +64,14 @@ export class SqliteDb {
   private closed = false;
   /** Background WAL checkpoints (undefined: SQLite's automatic ones). */
   private checkpointer: Checkpointer | undefined;
+  /**
+   * run()'s statements by SQL text, least recently used first. A one-off
+   * db.run() prepares, steps and finalizes: three trips to SQLite's thread
+   * instead of one, on every message's path. Only run() is cached: its
+   * statements end in SQLITE_DONE, while a kept SELECT stopped after its first
+   * row would hold a read snapshot open and keep the WAL from being reset.
+   */
+  private readonly prepared = new Map<string, Promise<sqlite3.Statement>>();
 
   private constructor(
     private readonly db: sqlite3.Database,
@@ -110,14 +123,41 @@ export class SqliteDb {
   }
 
   run(sql: string, params: SqlParams = []): Promise<RunResult> {
-    return this.statement(sql, () =>
-      new Promise<RunResult>((resolve, reject) => {
-        this.db.run(sql, params as unknown[], function (this: sqlite3.RunResult, err: Error | null) {
+    return this.statement(sql, async () => {
+      const stmt = await this.preparedStatement(sql);
+      // Every run binds its parameters (or resets) first, so a kept statement runs as new.
+      return new Promise<RunResult>((resolve, reject) => {
+        stmt.run(params as unknown[], function (this: sqlite3.RunResult, err: Error | null) {
           if (err) reject(err);
           else resolve({ changes: this.changes, lastID: this.lastID });
         });
-      }),
-    );
+      });
+    });
+  }
+
+  /** run()'s statement for `sql`: kept, or prepared now (a failed prepare is not kept). */
+  private preparedStatement(sql: string): Promise<sqlite3.Statement> {
+    let p = this.prepared.get(sql);
+    if (p !== undefined) {
+      this.prepared.delete(sql);
+      this.prepared.set(sql, p);
+      return p;
+    }
+    const made = new Promise<sqlite3.Statement>((resolve, reject) => {
+      const stmt: sqlite3.Statement = this.db.prepare(sql, (err: Error | null) => (err ? reject(err) : resolve(stmt)));
+    });
+    p = made;
+    this.prepared.set(sql, p);
+    made.catch(() => {
+      if (this.prepared.get(sql) === made) this.prepared.delete(sql);
+    });
+    if (this.prepared.size > PREPARED_MAX) {
+      const [oldest, stmt] = this.prepared.entries().next().value!;
+      this.prepared.delete(oldest);
+      // Finalized after the runs already queued on it.
+      stmt.then((st) => st.finalize(() => undefined), () => undefined);
+    }
+    return p;
   }
 
   get<T>(sql: string, params: SqlParams = []): Promise<T | undefined> {
@@ -199,6 +239,13 @@ export class SqliteDb {
       this.closed = true;
       // The checkpointer first: the main connection, closing last, checkpoints what is left.
       await this.checkpointer?.close();
+      // SQLite does not close a connection with statements left unfinalized.
+      await Promise.all(
+        [...this.prepared.values()].map((p) =>
+          p.then((s) => new Promise<void>((r) => s.finalize(() => r()))).catch(() => undefined),
+        ),
+      );
+      this.prepared.clear();
       await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(wrap(err, "close")) : resolve())));
     });
   }
