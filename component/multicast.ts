@@ -9,7 +9,12 @@
 // elements).
 //
 // The service is used only after it answered disco#info with the XEP-0033
-// feature (XEP-0033 §2), on every (re)connection. If it refuses a stanza
+// feature (XEP-0033 §2), on every (re)connection. A fan-out is split into
+// stanzas of at most as many addresses as the service takes: the 'message'
+// limit of its disco#info form (FORM_TYPE http://jabber.org/protocol/address,
+// which ejabberd's mod_multicast publishes when configured), else 20 for a
+// service other than mod_mls_multicast (ejabberd's default for senders that
+// are not its own hosts, as a component is). If it refuses a stanza
 // anyway, the recent fan-outs it refers to are sent again directly, and the
 // component stops using it until the next connection: a device never misses
 // a message because of the multicast path.
@@ -31,13 +36,16 @@ export interface MulticastOptions {
   /** Writes serialized stanzas (the direct re-send after a refusal). */
   readonly sendRaw: (xml: string) => Promise<void>;
   readonly logger: Logger;
-  /** Addresses per stanza (mod_mls_multicast accepts up to 1,000 by default). */
+  /** Addresses per stanza at most, whatever the service takes (mod_mls_multicast accepts up to 1,000 by default). Default 500. */
   readonly maxAddresses?: number;
   /** How long a fan-out is kept for a re-send after a refusal. Default 10 s. */
   readonly keepMs?: number;
 }
 
 export type MulticastState = "unknown" | "probing" | "available" | "unavailable";
+
+/** Addresses per stanza for an XEP-0033 service that states no limit, unless it is mod_mls_multicast. */
+export const UNSTATED_LIMIT = 20;
 
 interface Sent {
   /** For a re-send: the recipients and their direct copies (serialized on demand). */
@@ -55,11 +63,14 @@ export class Multicast {
   /** Recent fan-outs by (sender, id): what an error from the service refers to. */
   private readonly recent = new Map<string, Sent>();
   private readonly max: number;
+  /** Addresses per stanza for the current service (its stated limit, at most `max`). */
+  private perStanza: number;
   private readonly keepMs: number;
   private readonly log: Logger;
 
   constructor(private readonly o: MulticastOptions) {
     this.max = o.maxAddresses ?? 500;
+    this.perStanza = this.max;
     this.keepMs = o.keepMs ?? 10_000;
     this.log = o.logger.child({ module: "multicast" });
   }
@@ -108,7 +119,12 @@ export class Multicast {
       if (type === "result" && features.includes(NS_ADDRESS)) {
         this._state = "available";
         this.compact = features.includes(NS_COMPACT);
-        this.log.info({ service: this.o.service, compact: this.compact }, "fan-out through the XEP-0033 multicast service");
+        const stated = statedLimit(stanza.getChild("query", NS.DISCO_INFO)!);
+        this.perStanza = Math.max(1, Math.min(this.max, stated ?? (this.compact ? this.max : UNSTATED_LIMIT)));
+        this.log.info(
+          { service: this.o.service, compact: this.compact, addressesPerStanza: this.perStanza },
+          "fan-out through the XEP-0033 multicast service",
+        );
       } else {
         this._state = "unavailable";
         this.log.warn(
@@ -146,10 +162,10 @@ export class Multicast {
   stanzas(build: (to: string) => Element, jids: readonly string[], direct: (jid: string) => string): string {
     let out = "";
     let key = "";
-    for (let i = 0; i < jids.length; i += this.max) {
+    for (let i = 0; i < jids.length; i += this.perStanza) {
       const el = build(this.o.service);
       if (i === 0) key = sentKey(attr(el, "from") ?? "", attr(el, "id") ?? "");
-      const chunk = jids.slice(i, i + this.max);
+      const chunk = jids.slice(i, i + this.perStanza);
       el.append(
         this.compact
           ? xml("addresses", { xmlns: NS_COMPACT }, chunk.join("\n")) // a JID never contains a line feed (RFC 7622)
@@ -172,6 +188,24 @@ export class Multicast {
 }
 
 const sentKey = (from: string, id: string) => `${from}\n${id}`;
+
+/**
+ * The 'message' limit of a disco#info answer's XEP-0128 form whose FORM_TYPE
+ * is the XEP-0033 namespace: a positive integer, Infinity for "infinite"
+ * (ejabberd's word), undefined when absent or unreadable.
+ */
+export function statedLimit(query: Element): number | undefined {
+  for (const form of query.getChildren("x", NS.DATA)) {
+    const fields = form.getChildren("field");
+    const value = (v: string) => fields.find((f) => attr(f, "var") === v)?.getChild("value")?.getText().trim();
+    if (value("FORM_TYPE") !== NS_ADDRESS) continue;
+    const limit = value("message");
+    if (limit === "infinite") return Infinity;
+    if (limit !== undefined && /^[1-9][0-9]{0,8}$/.test(limit)) return Number(limit);
+    return undefined;
+  }
+  return undefined;
+}
 
 function errorCondition(stanza: Element): string | undefined {
   return stanza.getChild("error")?.getChildElements()[0]?.name;

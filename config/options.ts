@@ -38,7 +38,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "component.reconnect.maxDelayMs", env: "XMB_RECONNECT_MAX_MS", kind: "int",
     description: "largest reconnect delay (ms); the delay doubles up to it" },
   { key: "component.multicast", env: "XMB_MULTICAST", flag: "multicast", valueName: "domain|off", kind: "orOff",
-    description: "XEP-0033 multicast service that copies the fan-out (mod_mls_multicast), or off" },
+    description: "XEP-0033 multicast service that copies the fan-out (mod_mls_multicast, ejabberd's mod_multicast), or off" },
   { key: "store.path", env: "XMB_DB", flag: "db", valueName: "path", kind: "string",
     description: "SQLite database file" },
   { key: "log.level", env: "XMB_LOG_LEVEL", flag: "log-level", valueName: "level", kind: "string",

@@ -107,7 +107,7 @@ export const ConfigSchema = z
           })
           .prefault({}),
         /**
-         * An XEP-0033 multicast service on the server (component/prosody/mod_mls_multicast.lua)
+         * An XEP-0033 multicast service on the server (component/prosody/mod_mls_multicast.lua, ejabberd's mod_multicast)
          * that makes the fan-out copies; null = one stanza per device.
          */
         multicast: z

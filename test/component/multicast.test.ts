@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 
 import { createLogger } from "../../config/index.js";
-import { Multicast, NS_ADDRESS, NS_COMPACT } from "../../component/multicast.js";
+import { Multicast, NS_ADDRESS, NS_COMPACT, UNSTATED_LIMIT } from "../../component/multicast.js";
 import { copiesFor, entryMessage } from "../../component/mls/stanzas.js";
 import type { LogEntry } from "../../mapping/store/index.js";
 import { NS } from "../../component/xmpp/ns.js";
@@ -41,16 +41,32 @@ function setup(maxAddresses?: number) {
     logger: createLogger({ level: "silent", format: "json" }),
     ...(maxAddresses !== undefined ? { maxAddresses } : {}),
   });
-  const answer = (features: string[], type = "result") =>
+  const answer = (features: string[], type = "result", extra: Element[] = []) =>
     xml(
       "iq",
       { type, id: sent.at(-1)!.attrs["id"] as string, from: SERVICE, to: "mls.example.org" },
-      xml("query", { xmlns: NS.DISCO_INFO }, ...features.map((f) => xml("feature", { var: f }))),
+      xml("query", { xmlns: NS.DISCO_INFO }, ...features.map((f) => xml("feature", { var: f })), ...extra),
     );
   return { m, sent, raw, answer };
 }
 
 const parseAll = (text: string): Element[] => parseXml(`<r>${text}</r>`).getChildElements();
+
+/** An XEP-0128 form in disco#info, as ejabberd's mod_multicast states its limits. */
+const limitsForm = (formType: string, message: string) =>
+  xml(
+    "x",
+    { xmlns: NS.DATA, type: "result" },
+    xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", {}, formType)),
+    xml("field", { var: "message" }, xml("value", {}, message)),
+  );
+
+/** Addresses per stanza when fanning out to `n` recipients. */
+const chunkSizes = (m: Multicast, n: number): number[] =>
+  parseAll(m.stanzas(build, jids(n), copiesFor(build))).map((el) => {
+    const compact = el.getChild("addresses", NS_COMPACT);
+    return compact ? compact.getText().split("\n").length : el.getChild("addresses", NS_ADDRESS)!.getChildren("address").length;
+  });
 
 describe("Multicast", () => {
   it("is not used before the service answered disco#info with the XEP-0033 feature", async () => {
@@ -141,5 +157,29 @@ describe("Multicast", () => {
     m.intercept(answer([NS_ADDRESS]));
     expect(m.jid).toBe(SERVICE);
     expect(sent).toHaveLength(2);
+  });
+
+  it("sends as many addresses per stanza as the service states, 20 when a plain XEP-0033 service states nothing", async () => {
+    const cases: { features: string[]; extra?: Element[]; max?: number; expected: number[] }[] = [
+      // ejabberd's mod_multicast with its default limits states none, and takes 20 from a component.
+      { features: [NS_ADDRESS], expected: [UNSTATED_LIMIT, UNSTATED_LIMIT, 5] },
+      // mod_mls_multicast: the component's own maximum.
+      { features: [NS_ADDRESS, NS_COMPACT], expected: [45] },
+      { features: [NS_ADDRESS, NS_COMPACT], max: 30, expected: [30, 15] },
+      { features: [NS_ADDRESS], extra: [limitsForm(NS_ADDRESS, "7")], expected: [7, 7, 7, 7, 7, 7, 3] },
+      { features: [NS_ADDRESS], extra: [limitsForm(NS_ADDRESS, "infinite")], expected: [45] },
+      { features: [NS_ADDRESS], extra: [limitsForm(NS_ADDRESS, "100")], max: 40, expected: [40, 5] },
+      // Unreadable values and other forms are not limits.
+      { features: [NS_ADDRESS], extra: [limitsForm(NS_ADDRESS, "0")], expected: [20, 20, 5] },
+      { features: [NS_ADDRESS], extra: [limitsForm(NS_ADDRESS, "many")], expected: [20, 20, 5] },
+      { features: [NS_ADDRESS], extra: [limitsForm("urn:example:other", "7")], expected: [20, 20, 5] },
+    ];
+    for (const c of cases) {
+      const { m, answer } = setup(c.max);
+      await m.probe();
+      m.intercept(answer(c.features, "result", c.extra));
+      expect(m.jid).toBe(SERVICE);
+      expect(chunkSizes(m, 45)).toEqual(c.expected);
+    }
   });
 });

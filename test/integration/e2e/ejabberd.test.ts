@@ -4,7 +4,8 @@
 // port. Three users chat in a group room; a removed member reads nothing sent
 // after her removal, not even with her saved MLS state; the component and the
 // members ride out a restart and a crash of ejabberd, and the room goes on in
-// the same epoch.
+// the same epoch, also when ejabberd is back before the component is. With
+// ejabberd's mod_multicast: ejabberd-multicast.test.ts.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

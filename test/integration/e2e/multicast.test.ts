@@ -6,36 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { until, World, type Device } from "./world.js";
-
-/** A stanza for the multicast service (either recipient-list form). */
-const viaService = (x: string) => x.includes("<addresses xmlns=");
-
-/** Records every write of the in-process component to Prosody. */
-function recordWrites(w: World): string[] {
-  const writes: string[] = [];
-  const connection = w.comp!.connection;
-  const sendRaw = connection.sendRaw.bind(connection);
-  connection.sendRaw = (text: string) => {
-    writes.push(text);
-    return sendRaw(text);
-  };
-  return writes;
-}
-
-async function chat(w: World, members: readonly Device[], room: string, rounds: number): Promise<void> {
-  const ids: Map<Device, string[]> = new Map(members.map((d) => [d, []]));
-  for (let i = 0; i < rounds; i++) {
-    for (const d of members) ids.get(d)!.push((await d.c.send(room, w.secret(`mc-${d.user}-${i}`))).id);
-  }
-  for (const reader of members) {
-    await w.allRead([reader], [...ids.entries()].filter(([d]) => d !== reader).flatMap(([, l]) => l));
-  }
-  for (const reader of members) {
-    const got = reader.messages.filter((m) => m.room === room);
-    expect(new Set(got.map((m) => m.id)).size).toBe(got.length); // each message once
-  }
-}
+import { chat, recordWrites, viaService } from "./fanout.js";
+import { until, World } from "./world.js";
 
 describe("fan-out through a trusting mod_mls_multicast", () => {
   let w: World;

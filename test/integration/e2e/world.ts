@@ -80,19 +80,24 @@ export interface LogRow {
 export interface WorldOptions {
   /** Localparts of the accounts to create (password "pw"). */
   users: readonly string[];
-  /** The XMPP server: "prosody" (default) or "ejabberd" (no multicast service: `multicast` must be "none"). */
+  /** The XMPP server: "prosody" (default) or "ejabberd". */
   server?: "prosody" | "ejabberd";
   /** "in-process" (default): startComponent in this process; "child": node --import tsx component/main.ts. */
   component?: "in-process" | "child";
   /**
    * The fan-out path: "trusted" (default on Prosody): Prosody runs mod_mls_multicast and the component uses it;
    * "untrusted": the module runs but does not trust the component (every fan-out is refused, then re-sent directly);
-   * "none": no multicast service, one stanza per device (the default, and the only choice, on ejabberd).
+   * "none": no multicast service, one stanza per device (the default on ejabberd).
+   * On ejabberd the service is its own mod_multicast: "trusted" with a stated limit of
+   * EJABBERD_MULTICAST_LIMIT addresses per stanza, "untrusted" with access none (it refuses everyone).
    */
   multicast?: "trusted" | "untrusted" | "none";
   /** Extra component configuration (merged over the suite's defaults). */
   config?: { limits?: ConfigInput["limits"]; rooms?: ConfigInput["rooms"]; mls?: ConfigInput["mls"] };
 }
+
+/** mod_multicast's limit of addresses per stanza from the component in World (small: fan-outs come in several stanzas). */
+export const EJABBERD_MULTICAST_LIMIT = 3;
 
 export async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
@@ -263,9 +268,11 @@ export class World {
     const w = new World(o);
     w.serverKind = o.server ?? "prosody";
     if (w.serverKind === "ejabberd") {
-      // The project's multicast service is a Prosody module; on ejabberd the component sends one stanza per device.
-      if ((o.multicast ?? "none") !== "none") throw new Error(`World: multicast "${o.multicast}" needs Prosody; use "none" with ejabberd`);
-      w.server = await startEjabberd();
+      // mod_multicast: a small stated limit, so that fan-outs come in several stanzas; "untrusted": access none.
+      const multicast = o.multicast ?? "none";
+      w.server = await startEjabberd({
+        multicast: multicast === "none" ? false : multicast === "trusted" ? { remoteLimit: EJABBERD_MULTICAST_LIMIT } : { access: "none" },
+      });
     } else {
       const multicast = o.multicast ?? "trusted";
       w.server = await startProsody({

@@ -58,6 +58,13 @@ export interface StartEjabberdOptions {
   componentSecret?: string;
   /** ejabberd's loglevel. Default "info" ("debug" logs every stanza). */
   logLevel?: "info" | "debug";
+  /**
+   * Run ejabberd's own XEP-0033 service (mod_multicast) at "multicast.<host>".
+   * `remoteLimit`: addresses per message from senders outside ejabberd's hosts,
+   * as a component is (stated in its disco#info; without it, ejabberd's
+   * unstated default of 20). `access: "none"` refuses everyone.
+   */
+  multicast?: boolean | { remoteLimit?: number | "infinite"; access?: "all" | "none" };
   /** Extra top-level YAML appended to ejabberd.yml. */
   extraConfig?: string;
   /** How long a start may take. Default 30 s (an Erlang VM boots in 1-2 s on an idle machine). */
@@ -203,6 +210,7 @@ class EjabberdInstance extends ServerInstance<ServerRun> implements EjabberdHand
   readonly configFile: string;
   readonly logFile: string;
   readonly pidFile: string;
+  readonly multicastDomain?: string;
 
   constructor(
     private readonly install: EjabberdInstallation,
@@ -223,6 +231,7 @@ class EjabberdInstance extends ServerInstance<ServerRun> implements EjabberdHand
     this.configFile = path.join(dir, "ejabberd.yml");
     this.logFile = path.join(this.logDir, "ejabberd.log");
     this.pidFile = path.join(dir, "beam.pid");
+    if (options.multicast) this.multicastDomain = `multicast.${this.host}`;
   }
 
   protected async prepare(): Promise<void> {
@@ -352,11 +361,23 @@ class EjabberdInstance extends ServerInstance<ServerRun> implements EjabberdHand
       "  mod_disco: {}",
       "  mod_ping: {}",
       "  mod_roster: {}",
+      ...(this.multicastDomain ? this.multicastConfig(this.multicastDomain) : []),
       ...(o.extraConfig ? ["", o.extraConfig] : []),
       "",
     ];
     await fs.writeFile(this.configFile, lines.join("\n"), { mode: 0o600 });
     await this.chown(this.configFile);
+  }
+
+  /** mod_multicast as docs/operators.md shows it (a component's domain is not one of ejabberd's hosts: 'remote'). */
+  private multicastConfig(domain: string): string[] {
+    const m = typeof this.options.multicast === "object" ? this.options.multicast : {};
+    return [
+      "  mod_multicast:",
+      `    host: ${JSON.stringify(domain)}`,
+      ...(m.access !== undefined ? [`    access: ${m.access}`] : []),
+      ...(m.remoteLimit !== undefined ? ["    limits:", "      remote:", `        message: ${m.remoteLimit}`] : []),
+    ];
   }
 
   protected async startProcess(): Promise<void> {

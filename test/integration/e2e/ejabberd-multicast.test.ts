@@ -1,0 +1,80 @@
+// The fan-out through ejabberd's own XEP-0033 service, mod_multicast, as
+// docs/operators.md configures it: a fan-out leaves the component as stanzas
+// of at most the limit mod_multicast states (here 3 addresses), the members
+// as 'bcc' addresses, and every member decrypts every message. When
+// mod_multicast refuses the component (access none), the refused fan-out is
+// re-sent directly, nothing is lost, and the component sends directly from
+// then on.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { chat, recordWrites, viaService } from "./fanout.js";
+import { EJABBERD_MULTICAST_LIMIT, until, World } from "./world.js";
+
+describe("fan-out through ejabberd's mod_multicast", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await World.start({ server: "ejabberd", users: ["alice", "bob", "carol", "dave"], multicast: "trusted" });
+  }, 120_000);
+  afterAll(async () => {
+    await w?.dispose();
+  });
+
+  it("sends each message in stanzas of the stated limit with the members as bcc addresses; every member reads every message", async () => {
+    await until(() => w.comp!.multicast?.state === "available", 10_000, "the multicast probe");
+    const members = await Promise.all(["alice", "bob", "carol", "dave"].map((u) => w.open(u)));
+    const room = await w.groupRoom("mc", members[0]!, members.slice(1));
+    const writes = recordWrites(w);
+    await chat(w, members, room, 2);
+    const fanouts = writes.filter((x) => x.includes('kind="application"'));
+    expect(fanouts.length).toBeGreaterThanOrEqual(8);
+    expect(w.logText()).toContain(`"addressesPerStanza":${EJABBERD_MULTICAST_LIMIT}`);
+    for (const x of fanouts) {
+      // Four devices (the sender's own gets the reflection): 3 + 1 addresses.
+      const stanzas = x.split("</message>").filter((m) => m.includes("<message "));
+      expect(stanzas).toHaveLength(2);
+      const bcc = stanzas.map((m) => {
+        expect(m).toContain(`to="${w.server.multicastDomain}"`);
+        // mod_multicast does not offer the compact list: XEP-0033 addresses.
+        expect(m).toContain('<addresses xmlns="http://jabber.org/protocol/address">');
+        return [...m.matchAll(/<address type="bcc" jid="([^"]+)"\/>/g)].map((a) => a[1]!);
+      });
+      expect(bcc.map((l) => l.length)).toEqual([3, 1]);
+      expect(bcc.flat().sort()).toEqual(members.map((d) => d.transport.jid).sort());
+    }
+    for (const d of members) expect(d.errors).toEqual([]);
+    expect(w.comp!.multicast?.state).toBe("available");
+    await w.expectNoPlaintextLeaks(room, 8);
+  }, 90_000);
+});
+
+describe("fan-out when ejabberd's mod_multicast refuses the component (access none)", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await World.start({ server: "ejabberd", users: ["alice-u", "bob-u", "carol-u"], multicast: "untrusted" });
+  }, 120_000);
+  afterAll(async () => {
+    await w?.dispose();
+  });
+
+  it("re-sends the refused fan-out directly, loses nothing, and sends directly from then on", async () => {
+    await until(() => w.comp!.multicast?.state === "available", 10_000, "the multicast probe");
+    const members = await Promise.all(["alice-u", "bob-u", "carol-u"].map((u) => w.open(u)));
+    const writes = recordWrites(w);
+    const room = await w.groupRoom("mcu", members[0]!, members.slice(1));
+    await chat(w, members, room, 2);
+    expect(w.comp!.multicast?.state).toBe("unavailable");
+    expect(w.logText()).toContain("the multicast service refused a fan-out");
+    const refused = writes.filter(viaService);
+    const direct = writes.filter((x) => !viaService(x));
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    for (const x of refused) {
+      const id = /<message [^>]*\bid="([^"]+)"/.exec(x)![1]!;
+      expect(direct.filter((d) => d.includes(`id="${id}"`))).toHaveLength(1);
+    }
+    const chats = direct.filter((x) => x.includes('kind="application"'));
+    expect(chats).toHaveLength(6);
+    for (const x of chats) expect(x.match(/<message /g)).toHaveLength(3);
+    for (const d of members) expect(d.errors).toEqual([]);
+  }, 90_000);
+});
