@@ -1075,15 +1075,25 @@ export class RoomSession {
       this.caughtUpWaiters.clear();
       throw e;
     }
-    if (codes.has(201) && this.hadRoom) {
-      // Our join created the room: the one this device was in was destroyed
-      // while it was away (XEP-0045 §10.9, no presence reached it). Leave, so
-      // that the new unbound room goes away again (§6.2), and drop our state.
-      this.log.info("the room was destroyed while this device was away");
+    if (codes.has(201)) {
+      // Our join created the room (XEP-0045 §10.1.1): there was none. Leave, so
+      // that the new unbound room goes away again (docs/protocol.md §6.2);
+      // join() never creates a room, createRoom() does.
       await this.host.transport.send(xml("presence", { to: `${this.room}/${this.nick ?? ""}`, type: "unavailable" })).catch(() => undefined);
       this.occupant = false;
-      await this.destroyed({ room: this.room, reason: undefined, alternate: undefined });
-      throw this.destroyedError();
+      for (const w of this.caughtUpWaiters) w.resolve({ last: -1, complete: false });
+      this.caughtUpWaiters.clear();
+      if (this.hadRoom) {
+        // The room this device was in was destroyed while it was away (§10.9: no presence reached it): drop our state.
+        this.log.info("the room was destroyed while this device was away");
+        await this.destroyed({ room: this.room, reason: undefined, alternate: undefined });
+        throw this.destroyedError();
+      }
+      throw new ClientError("stanza", `${this.room} does not exist (createRoom() creates a room, join() does not)`, {
+        condition: "item-not-found",
+        type: "cancel",
+        room: this.room,
+      });
     }
     this.autoJoin = true;
     await caught;

@@ -73,6 +73,29 @@ describe("MlsClient with a fake DS", () => {
     expect([...alice.errors, ...bob.errors]).toEqual([]);
   });
 
+  it("joining a room that does not exist fails with item-not-found, and leaves no room behind", async () => {
+    w = new World();
+    const room = w.room("nowhere");
+    const bob = await w.open(BOB);
+    const t0 = Date.now();
+    await expect(bob.client.join(room)).rejects.toMatchObject({ code: "stanza", condition: "item-not-found", room });
+    // At once, not after the join timeout.
+    expect(Date.now() - t0).toBeLessThan(1500);
+    // bob left the room his presence created, so the service dropped it; nothing of it is stored.
+    await until(() => !w.ds.rooms.has(room), 2000, "the accidental room dropped");
+    expect(await bob.client.rooms()).toEqual([]);
+    await expect(bob.client.send(room, "anyone?")).rejects.toMatchObject({ condition: "item-not-found" });
+    // The room can then be created as usual, and bob joins it once invited.
+    const alice = await w.open(ALICE);
+    await alice.client.createRoom(room);
+    expect(w.ds.room(room).owner).toBe(ALICE);
+    await alice.client.invite(room, BOB);
+    await bob.client.join(room);
+    await alice.client.send(room, "now it exists");
+    await until(() => texts(bob).includes("now it exists"));
+    expect([...alice.errors, ...bob.errors]).toEqual([]);
+  });
+
   it("keeps KeyPackages published: count, top-up, last resort; refuses to reuse a state dir for another JID", async () => {
     w = new World();
     const alice = await w.open(ALICE);
