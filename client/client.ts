@@ -326,17 +326,19 @@ export class MlsClient extends EventEmitter {
     if (this.options.autoRejoin === false) return;
     // KeyPackages and rooms again: counts may have changed while away.
     this.services.clear();
-    for (const s of this.sessions.values()) void this.rejoinRetrying(() => s.rejoin(), "rejoining after reconnect", s.room);
+    for (const s of this.sessions.values()) void this.rejoinRetrying(s, () => s.rejoin(), "rejoining after reconnect");
   }
 
   /**
    * Runs a rejoin; when the service is unreachable (after a server restart
    * the clients are often back before the component) or does not answer,
-   * tries again with a doubling delay while this connection lasts. Settles
-   * after the first attempt.
+   * tries again with a doubling delay while this connection lasts, unless
+   * the room was joined meanwhile (a send() joins). Settles after the first
+   * attempt.
    */
-  private rejoinRetrying(rejoin: () => Promise<void>, what: string, room: string, delayMs = this.options.rejoinRetryMs ?? 500): Promise<void> {
+  private rejoinRetrying(s: RoomSession, rejoin: () => Promise<void>, what: string, delayMs = this.options.rejoinRetryMs ?? 500): Promise<void> {
     const generation = this.connectionGeneration;
+    const room = s.room;
     return rejoin().catch((e: unknown) => {
       const transient = isClientError(e, "unreachable") || isClientError(e, "timeout");
       if (!transient || delayMs <= 0 || this.closed || generation !== this.connectionGeneration) {
@@ -346,8 +348,8 @@ export class MlsClient extends EventEmitter {
       this.emitSafe("warning", { room, kind: "rejoin-retry", message: `${what}: ${(e as Error).message}; retrying in ${delayMs} ms` });
       const timer = setTimeout(() => {
         this.retryTimers.delete(timer);
-        if (this.closed || generation !== this.connectionGeneration) return;
-        void this.rejoinRetrying(rejoin, what, room, Math.min(delayMs * 2, 30_000));
+        if (this.closed || generation !== this.connectionGeneration || s.occupant) return;
+        void this.rejoinRetrying(s, rejoin, what, Math.min(delayMs * 2, 30_000));
       }, delayMs);
       this.retryTimers.add(timer);
     });
@@ -588,7 +590,7 @@ export class MlsClient extends EventEmitter {
     for (const r of await this.store.listRooms()) {
       if (!r.autoJoin) continue;
       const s = await this.session(r.room);
-      await this.rejoinRetrying(() => s.join(), "rejoining", r.room);
+      await this.rejoinRetrying(s, () => s.join(), "rejoining");
     }
   }
 

@@ -363,9 +363,9 @@ describe("MlsClient with a fake DS", () => {
   });
 
   /** Alice and bob in a room; bob reconnects while the service is down, and retries his rejoin. */
-  async function reconnectWhileServiceDown(minRetries: number) {
+  async function reconnectWhileServiceDown(minRetries: number, rejoinRetryMs = 20) {
     w = new World();
-    w.clientDefaults = { rejoinRetryMs: 20 };
+    w.clientDefaults = { rejoinRetryMs };
     const { room, alice, bob } = await aliceAndBob(w);
     bob.transport.disconnect();
     w.net.setComponentDown(w.ds.domain, true);
@@ -387,6 +387,21 @@ describe("MlsClient with a fake DS", () => {
     expect(bob.errors).toEqual([]);
     await bob.client.send(room, "me too");
     await until(() => texts(alice).includes("me too"));
+  });
+
+  it("a pending retry is dropped when the room was joined meanwhile (send joins): one join presence, not two", async () => {
+    const { room, alice, bob, retries } = await reconnectWhileServiceDown(1, 300);
+    w.net.setComponentDown(w.ds.domain, false);
+    const joins = () => bob.transport.sent.filter((x) => x.name === "presence" && x.getChild("x", NS.MUC) !== undefined).length;
+    const before = joins();
+    await bob.client.send(room, "back before the retry");
+    await until(() => texts(alice).includes("back before the retry"));
+    expect(joins()).toBe(before + 1);
+    // The retry's timer (300 ms, then 600) passes without a second join.
+    await settle(1000);
+    expect(joins()).toBe(before + 1);
+    expect(retries()).toHaveLength(1);
+    expect(bob.errors).toEqual([]);
   });
 
   it("retries of a rejoin stop when the connection drops again; a lasting outage on open is retried too", async () => {
