@@ -1,5 +1,6 @@
 /** The benchmark's adapter of this project's library (native provider). */
 import { cloneGroup, decode, decodeMLSMessage, encode, encodeMLSMessage, nativeProvider, type CipherSuite, type Group } from "../../mls/node.js";
+import { forgetPrivateKeysByContent } from "../../mls/crypto/native/keys.js";
 import { joinFromWelcome } from "../../mls/group/join.js";
 import type { Impl, MemberInput } from "./scenario.js";
 
@@ -61,5 +62,7 @@ export function oursImpl(cs: CipherSuite = nativeProvider.suite(1)): Impl<Group>
     epochAuthenticator(g) {
       return g.epochAuthenticator;
     },
+    // The same commit processed again, or the same Welcome joined again, would find its keys.
+    beforeRun: forgetPrivateKeysByContent,
   };
 }

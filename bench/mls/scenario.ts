@@ -55,6 +55,8 @@ export interface Impl<S> {
   fork(s: S): Promise<S>;
   protect(s: S, data: Uint8Array): Promise<{ message: Uint8Array; next: S }>;
   epochAuthenticator(s: S): Uint8Array;
+  /** Before each timed run (untimed): drop what a previous run of the same input left in caches. */
+  beforeRun?(): void;
 }
 
 export type OpName =
@@ -191,6 +193,7 @@ export async function runScenario<S>(
     const samples: number[] = [];
     let note: string | undefined;
     for (let i = 0; i < input.warmup + reps; i++) {
+      impl.beforeRun?.();
       const s = performance.now();
       await run();
       const ms = performance.now() - s;

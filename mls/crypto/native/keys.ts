@@ -6,10 +6,12 @@
  * through OpenSSL's slow decoder framework); NIST keys differ (see
  * ecPrivateKey, ecPublicKey). Importing an OKP private key costs one
  * base-point multiplication (OpenSSL derives the public key), and importing
- * an EC key runs a full key check, so private keys are cached by array
- * identity and public keys by content (a small LRU: peers' keys recur).
+ * an EC key runs a full key check, so private keys are cached (by array
+ * identity, then by a digest of their content: the same key often comes back
+ * in a new array, from a group state read again or a path secret derived
+ * again) and public keys by content (a small LRU: peers' keys recur).
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, hash, type KeyObject } from "node:crypto";
 import { concatBytes, constantTimeEqual, fromHex } from "../../codec/bytes.js";
 import type { NistCurve } from "../curves.js";
 import { b64u, buf, fromB64u } from "./bytes.js";
@@ -23,27 +25,7 @@ export const ECDH_CURVE: Readonly<Record<NistCurve, string>> = {
   "P-521": "secp521r1",
 };
 
-/**
- * Values derived from a private key, keyed by the key's Uint8Array identity.
- * Entries die with the array; a copy of the bytes detects in-place mutation.
- */
-class PrivateCache<V> {
-  private readonly map = new WeakMap<Uint8Array, { readonly bytes: Uint8Array; readonly value: V }>();
-
-  get(sk: Uint8Array, make: (sk: Uint8Array) => V): V {
-    const hit = this.map.get(sk);
-    if (hit !== undefined && constantTimeEqual(hit.bytes, sk)) return hit.value;
-    const value = make(sk);
-    this.map.set(sk, { bytes: sk.slice(), value });
-    return value;
-  }
-
-  put(sk: Uint8Array, value: V): void {
-    this.map.set(sk, { bytes: sk.slice(), value });
-  }
-}
-
-/** A bounded most-recently-used map (public keys by content). */
+/** A bounded most-recently-used map (keys by content). */
 class Lru<V> {
   private readonly map = new Map<string, V>();
 
@@ -60,6 +42,36 @@ class Lru<V> {
     if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
     this.map.set(key, value);
     return value;
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+/** Private keys remembered by content, per curve: enough for a tree's path and a member's own keys. */
+const PRIVATE_BY_CONTENT = 256;
+
+/**
+ * Values derived from a private key: keyed by the key's Uint8Array identity
+ * (entries die with the array; a copy of the bytes detects in-place
+ * mutation), then by a SHA-256 digest of its bytes in a small LRU, so that
+ * the raw key is never a map key.
+ */
+class PrivateCache<V> {
+  private readonly map = new WeakMap<Uint8Array, { readonly bytes: Uint8Array; readonly value: V }>();
+  private readonly byContent = new Lru<V>(PRIVATE_BY_CONTENT);
+
+  get(sk: Uint8Array, make: (sk: Uint8Array) => V): V {
+    const hit = this.map.get(sk);
+    if (hit !== undefined && constantTimeEqual(hit.bytes, sk)) return hit.value;
+    const value = this.byContent.get(hash("sha256", sk, "base64"), () => make(sk));
+    this.map.set(sk, { bytes: sk.slice(), value });
+    return value;
+  }
+
+  forgetContent(): void {
+    this.byContent.clear();
   }
 }
 
@@ -138,6 +150,15 @@ const ecPrivateCaches: Record<NistCurve, PrivateCache<KeyObject>> = {
   "P-384": new PrivateCache(),
   "P-521": new PrivateCache(),
 };
+
+/**
+ * Forgets the private keys remembered by content (not those held by array
+ * identity). For benchmarks: a repeated run of one operation would otherwise
+ * find the keys its previous run derived, which fresh input never does.
+ */
+export function forgetPrivateKeysByContent(): void {
+  for (const c of [...Object.values(okpCaches), ...Object.values(ecPrivateCaches)]) c.forgetContent();
+}
 
 /** DER of the namedCurve OIDs (RFC 5480 §2.1.1.1). */
 const CURVE_OID: Readonly<Record<NistCurve, Uint8Array>> = {
