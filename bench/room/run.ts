@@ -71,6 +71,8 @@ interface Options {
   profileDir: string | undefined;
   /** Fan out through Prosody's mod_mls_multicast (XEP-0033), as docs/operators.md recommends; false: one stanza per device. */
   multicast: boolean;
+  /** Prosody's network_settings.opportunistic_writes (server_epoll writes at once, not on the next loop turn), for both systems. */
+  opportunisticWrites: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -89,6 +91,7 @@ function parseOptions(argv: readonly string[]): Options {
     skipMemory: false,
     profileDir: undefined,
     multicast: true,
+    opportunisticWrites: false,
   };
   let quick = false;
   const explicit = new Set<string>();
@@ -116,6 +119,7 @@ function parseOptions(argv: readonly string[]): Options {
       case "--skip-memory": o.skipMemory = true; break;
       case "--profile": o.profileDir = path.resolve(argv[++i] ?? "bench-profile"); break;
       case "--no-multicast": o.multicast = false; break;
+      case "--opportunistic-writes": o.opportunisticWrites = true; break;
       case "-h":
       case "--help":
         process.stdout.write(
@@ -123,6 +127,7 @@ function parseOptions(argv: readonly string[]): Options {
             "                            [--room-members 10] [--sample 5] [--quick] [--json] [--skip-throughput] [--skip-memory]\n" +
             "                            [--profile DIR]   (V8 CPU profile of the component, written at its exit)\n" +
             "                            [--no-multicast]  (fan-out without Prosody's mod_mls_multicast: one stanza per device)\n" +
+            "                            [--opportunistic-writes]  (Prosody writes to a socket at once, not on its next loop turn; both systems)\n" +
             "--low-rate R: also a steady phase at R msg/s (min(messages, 10 s) messages) where neither system saturates; 0: none.\n" +
             "--rounds K: each measured pattern K times, both systems each time in alternating order; goals use the median ratio.\n" +
             "--quick: 300 messages, 1 round and 1,000 idle rooms unless given.\n",
@@ -372,7 +377,11 @@ function median(xs: readonly number[]): number {
 async function main(): Promise<number> {
   const t0 = performance.now();
   const workDir = mkdtempSync(path.join(tmpdir(), "xmb-bench-room-"));
-  const prosody = await startProsody({ muc: true, multicast: opts.multicast });
+  const prosody = await startProsody({
+    muc: true,
+    multicast: opts.multicast,
+    ...(opts.opportunisticWrites ? { extraConfig: "network_settings = { opportunistic_writes = true }" } : {}),
+  });
   log(`Prosody on 127.0.0.1:${prosody.c2sPort}; component ${prosody.componentDomain}; MUC ${prosody.mucDomain}`);
   let throughput: Awaited<ReturnType<typeof throughputPart>> | undefined;
   let memory: MemoryReport | undefined;
@@ -417,7 +426,8 @@ async function main(): Promise<number> {
   if (throughput) {
     log("");
     log(`One room, ${opts.members} member connections, ${opts.messages} messages of ${opts.size} bytes of text ` +
-      `(MLS payload ${throughput.payloadBytes} base64 chars; plain bodies as long)`);
+      `(MLS payload ${throughput.payloadBytes} base64 chars; plain bodies as long)` +
+      (opts.opportunisticWrites ? "; Prosody with network_settings.opportunistic_writes" : ""));
     log("");
     log("| pattern | system | complete | msg/s | stanzas/s | p50 ms | p90 ms | p99 ms | max ms | CPU s prosody / component / bench | Prosody µs per delivery |");
     log("|---|---|---|---|---|---|---|---|---|---|---|");
