@@ -398,29 +398,8 @@ class EjabberdInstance extends ServerInstance<ServerRun> implements EjabberdHand
       "ejabberd",
     ];
     const child = spawn(this.install.erl, args, { ...this.spawnIdentity(), stdio: ["ignore", "pipe", "pipe"] });
-    const run: ServerRun = {
-      child,
-      exited: new Promise<void>((resolve) => {
-        child.once("exit", (code, signal) => {
-          run.exitInfo = signal ? `killed by ${signal}` : `exited with code ${code}`;
-          resolve();
-        });
-        child.once("error", (err) => {
-          run.exitInfo = `could not start: ${err.message}`;
-          resolve();
-        });
-      }),
-    };
+    const run = this.adopt(child);
     this.run = run;
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString("utf8")).slice(-16_384);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    // A forgotten stop() must not keep the test process alive; the exit hook kills the VM.
-    child.unref();
-    (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
-    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
     if (child.pid !== undefined) await fs.writeFile(this.pidFile, `${child.pid}\n`);
     await this.waitReady(run, logOffset);
   }

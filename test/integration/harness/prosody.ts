@@ -366,29 +366,8 @@ class ProsodyInstance extends ServerInstance<Run> implements ProsodyHandle {
     const child = this.who.viaRunuser
       ? spawn("runuser", ["-u", this.who.user, "--", ...argv], { stdio: ["ignore", "pipe", "pipe"] })
       : spawn(argv[0] as string, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    const run: Run = {
-      child,
-      exited: new Promise<void>((resolve) => {
-        child.once("exit", (code, signal) => {
-          run.exitInfo = signal ? `killed by ${signal}` : `exited with code ${code}`;
-          resolve();
-        });
-        child.once("error", (err) => {
-          run.exitInfo = `could not start: ${err.message}`;
-          resolve();
-        });
-      }),
-    };
+    const run: Run = this.adopt(child);
     this.run = run;
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString("utf8")).slice(-16_384);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    // A forgotten stop() must not keep the test process alive; the exit hook kills Prosody.
-    child.unref();
-    (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
-    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
     if (child.pid !== undefined) await fs.writeFile(this.runnerPidFile, `${child.pid}\n`);
 
     await this.waitReady(run, logOffset);

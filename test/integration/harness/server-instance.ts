@@ -57,6 +57,36 @@ export abstract class ServerInstance<R extends ServerRun> {
   /** Exit hook: no awaiting here (see cleanup.ts). */
   abstract cleanupSync(): void;
 
+  /**
+   * Takes a just-spawned server process as this instance's run: records how
+   * it ended, keeps the tail of its output, and lets a forgotten stop() not
+   * keep the test process alive (the exit hook kills the server).
+   */
+  protected adopt(child: ChildProcess): ServerRun {
+    const run: ServerRun = {
+      child,
+      exited: new Promise<void>((resolve) => {
+        child.once("exit", (code, signal) => {
+          run.exitInfo = signal ? `killed by ${signal}` : `exited with code ${code}`;
+          resolve();
+        });
+        child.once("error", (err) => {
+          run.exitInfo = `could not start: ${err.message}`;
+          resolve();
+        });
+      }),
+    };
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString("utf8")).slice(-16_384);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    child.unref();
+    (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
+    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+    return run;
+  }
+
   get c2sService(): string {
     return `xmpp://${LOOPBACK}:${this.c2sPort}`;
   }
