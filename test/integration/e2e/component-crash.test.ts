@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import type { XmppTransport } from "../../../client/transport.js";
-import { deviceIq, HookedTransport, NS_MLS, NS_MUC_ADMIN, until, World, xml, type Device } from "./world.js";
+import { deviceIq, HookedTransport, lossWarnings, NS_MLS, NS_MUC_ADMIN, until, World, xml, type Device } from "./world.js";
 
 const USERS = ["alice-7", "bob-7", "carol-7", "alice-7c", "bob-7c", "carol-7c", "dave-7c"];
 
@@ -128,7 +128,7 @@ describe("component killed (SIGKILL) mid-conversation and restarted on the same 
       expect(mine.map((m) => [m.seq, m.id, m.from])).toEqual(expected.map((r) => [r.seq, r.originId, r.senderJid]));
       // Own accepted messages come back as "sent", never as "message".
       expect(mine.some((m) => m.from === d.jid && m.device === d.c.deviceId)).toBe(false);
-      expect(d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")).toEqual([]);
+      expect(lossWarnings(d)).toEqual([]);
     }
   }, 120_000);
 
@@ -180,7 +180,7 @@ describe("component killed (SIGKILL) mid-conversation and restarted on the same 
     const commits = log.filter((r) => r.kind === "commit");
     expect(commits.map((c) => c.epoch)).toEqual(Array.from({ length: commits.length }, (_, i) => i)); // one per epoch, no gap
     for (const d of all) expect((await d.c.members(room)).devices.map((x) => x.jid).sort()).toEqual(all.map((x) => x.jid).sort());
-    expect(all.flatMap((d) => d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync"))).toEqual([]);
+    expect(all.flatMap(lossWarnings)).toEqual([]);
   }, 120_000);
 
   it("11. the component's SQLite files and debug log hold none of the plaintexts sent", async () => {

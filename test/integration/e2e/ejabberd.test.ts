@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClientStore } from "../../../client/store.js";
 import { decode, decodeMLSMessage, deserializeGroup, isMlsError, nativeProvider } from "../../../mls/node.js";
 import { groupOptions } from "../../../client/mls-helpers.js";
-import { deviceIq, entriesSeen, hex, NS_MLS, until, World, xml, type Device } from "./world.js";
+import { deviceIq, entriesSeen, hex, NS_MLS, reconnectWatch, troubles, until, World, xml, type Device } from "./world.js";
 
 const USERS = ["alice", "bob", "carol"];
 
@@ -116,15 +116,14 @@ describe("group rooms over ejabberd 23.01 with the real component", () => {
 
   it("3. ejabberd restarts under the room: the component and the members reconnect, and the room goes on", async () => {
     const before = await w.settled([alice, bob], room);
-    const onlines = () => w.log.filter((l) => l.includes('"msg":"online"')).length;
-    const n = onlines();
-    const reconnected = [alice, bob].map((d) => d.events.filter((e) => e.name === "online").length);
+    const component = w.componentReconnectWatch();
+    const members = reconnectWatch([alice, bob]);
 
     await w.server.restart();
 
-    await until(() => onlines() === n + 1 && w.comp!.connection.online, 20_000, "the component to reconnect");
+    await component.reconnected(20_000);
     expect(w.logText()).toContain("lost the connection to the XMPP server");
-    await until(() => [alice, bob].every((d, i) => d.events.filter((e) => e.name === "online").length > reconnected[i]!), 20_000, "the members to reconnect");
+    await members.reconnected(20_000);
     await round([alice, bob], "ej-after-restart");
     const s = await w.settled([alice, bob], room);
     // A restart of the XMPP server is not a membership change: same group, same epoch.
@@ -132,34 +131,33 @@ describe("group rooms over ejabberd 23.01 with the real component", () => {
     expect(hex(alice.c.epochAuthenticator(room))).toBe(before.authenticator);
     const log = await w.dsLog(room);
     expect(log.map((r) => r.seq)).toEqual(Array.from({ length: log.length }, (_, i) => i + 1));
-    expect([alice, bob].flatMap((d) => [...d.errors, ...d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")])).toEqual([]);
+    expect(troubles([alice, bob])).toEqual([]);
   }, 40_000);
 
   it("3b. the same after ejabberd crashed (SIGKILL: no stream closes, no unavailable presences)", async () => {
     const before = await w.settled([alice, bob], room);
-    const onlines = () => w.log.filter((l) => l.includes('"msg":"online"')).length;
-    const n = onlines();
-    const reconnected = [alice, bob].map((d) => d.events.filter((e) => e.name === "online").length);
+    const component = w.componentReconnectWatch();
+    const members = reconnectWatch([alice, bob]);
 
     await w.server.kill("SIGKILL");
     await w.server.restart();
 
-    await until(() => onlines() === n + 1 && w.comp!.connection.online, 20_000, "the component to reconnect");
-    await until(() => [alice, bob].every((d, i) => d.events.filter((e) => e.name === "online").length > reconnected[i]!), 20_000, "the members to reconnect");
+    await component.reconnected(20_000);
+    await members.reconnected(20_000);
     await round([alice, bob], "ej-after-crash");
     expect(await w.settled([alice, bob], room)).toEqual(before);
-    expect([alice, bob].flatMap((d) => [...d.errors, ...d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")])).toEqual([]);
+    expect(troubles([alice, bob])).toEqual([]);
   }, 40_000);
 
   it("3c. ejabberd restarts while the component is down: the members' rejoins find it unreachable and retry until it is back", async () => {
     const before = await w.settled([alice, bob], room);
-    const reconnected = [alice, bob].map((d) => d.events.filter((e) => e.name === "online").length);
+    const members = reconnectWatch([alice, bob]);
     const retries = (d: Device) => d.warnings.filter((x) => x.kind === "rejoin-retry");
     const retried = [alice, bob].map((d) => retries(d).length);
 
     await w.stopComponent();
     await w.server.restart();
-    await until(() => [alice, bob].every((d, i) => d.events.filter((e) => e.name === "online").length > reconnected[i]!), 20_000, "the members to reconnect");
+    await members.reconnected(20_000);
     await until(() => [alice, bob].every((d, i) => retries(d).length > retried[i]!), 20_000, "the members' rejoins to be retried");
     // ejabberd answers for a component that is not connected with its s2s policy's forbidden.
     expect(retries(alice).at(-1)!.message).toMatch(/unreachable.*forbidden/);
@@ -167,7 +165,7 @@ describe("group rooms over ejabberd 23.01 with the real component", () => {
     await w.startComponent();
     await round([alice, bob], "ej-component-late");
     expect(await w.settled([alice, bob], room)).toEqual(before);
-    expect([alice, bob].flatMap((d) => [...d.errors, ...d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")])).toEqual([]);
+    expect(troubles([alice, bob])).toEqual([]);
   }, 60_000);
 
   it("11. the component's SQLite files and debug log hold none of the plaintexts sent", async () => {

@@ -3,7 +3,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { until, World, type Device } from "./world.js";
+import { reconnectWatch, troubles, until, World, type Device } from "./world.js";
 
 describe("Prosody restarted under a running room", () => {
   let w: World;
@@ -30,13 +30,13 @@ describe("Prosody restarted under a running room", () => {
     const room = await w.groupRoom("restart", alice, [bob, carol]);
     await round(devs, room, "restart-before");
     const before = await w.settled(devs, room);
-    const onlines = () => w.log.filter((l) => l.includes('"msg":"online"')).length;
-    expect(onlines()).toBe(1);
+    expect(w.componentOnlines()).toBe(1);
+    const component = w.componentReconnectWatch();
 
     await w.prosody.restart();
 
     // The component: lost the server, reconnected (backoff), online again.
-    await until(() => onlines() === 2 && w.comp!.connection.online, 20_000, "the component to reconnect");
+    await component.reconnected(20_000);
     expect(w.logText()).toContain("lost the connection to the XMPP server");
     // The members: their connections come back ("online" after a reconnect), then they rejoin the room.
     await until(() => devs.every((d) => d.events.some((e) => e.name === "online")), 20_000, "the members to reconnect");
@@ -55,7 +55,7 @@ describe("Prosody restarted under a running room", () => {
     }
     const log = await w.dsLog(room);
     expect(log.map((r) => r.seq)).toEqual(Array.from({ length: log.length }, (_, i) => i + 1));
-    expect(devs.flatMap((d) => [...d.errors, ...d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")])).toEqual([]);
+    expect(troubles(devs)).toEqual([]);
   }, 90_000);
 
   it("8b. the same after Prosody crashed (SIGKILL: no unavailable presences, the component keeps stale sessions)", async () => {
@@ -64,15 +64,14 @@ describe("Prosody restarted under a running room", () => {
     const room = await w.groupRoom("crashed", alice, [bob]);
     await round(devs, room, "crashed-before");
     const before = await w.settled(devs, room);
-    const onlines = () => w.log.filter((l) => l.includes('"msg":"online"')).length;
-    const n = onlines();
-    const reconnected = devs.map((d) => d.events.filter((e) => e.name === "online").length);
+    const component = w.componentReconnectWatch();
+    const members = reconnectWatch(devs);
 
     await w.prosody.kill("SIGKILL");
     await w.prosody.restart();
 
-    await until(() => onlines() === n + 1 && w.comp!.connection.online, 20_000, "the component to reconnect");
-    await until(() => devs.every((d, i) => d.events.filter((e) => e.name === "online").length > reconnected[i]!), 20_000, "the members to reconnect");
+    await component.reconnected(20_000);
+    await members.reconnected(20_000);
     await round(devs, room, "crashed-after");
     const s = await w.settled(devs, room);
     expect(s).toEqual(before);
@@ -81,20 +80,20 @@ describe("Prosody restarted under a running room", () => {
       expect(new Set(mine.map((m) => m.id)).size).toBe(mine.length);
       expect(mine).toHaveLength(2);
     }
-    expect(devs.flatMap((d) => [...d.errors, ...d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")])).toEqual([]);
+    expect(troubles(devs)).toEqual([]);
     crashedRoom = { devs, room };
   }, 90_000);
 
   it("8c. Prosody restarts while the component is down: the members' rejoins find it unreachable and retry until it is back", async () => {
     const { devs, room } = crashedRoom!;
     const before = await w.settled(devs, room);
-    const reconnected = devs.map((d) => d.events.filter((e) => e.name === "online").length);
+    const members = reconnectWatch(devs);
     const retries = (d: Device) => d.warnings.filter((x) => x.kind === "rejoin-retry");
     const retried = devs.map((d) => retries(d).length);
 
     await w.stopComponent();
     await w.prosody.restart();
-    await until(() => devs.every((d, i) => d.events.filter((e) => e.name === "online").length > reconnected[i]!), 20_000, "the members to reconnect");
+    await members.reconnected(20_000);
     await until(() => devs.every((d, i) => retries(d).length > retried[i]!), 20_000, "the members' rejoins to be retried");
     // Prosody 0.12 answers for a component that is not connected with remote-server-timeout.
     expect(retries(devs[0]!).at(-1)!.message).toMatch(/unreachable.*remote-server-timeout/);
@@ -102,7 +101,7 @@ describe("Prosody restarted under a running room", () => {
     await w.startComponent();
     await round(devs, room, "component-late");
     expect(await w.settled(devs, room)).toEqual(before);
-    expect(devs.flatMap((d) => [...d.errors, ...d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync")])).toEqual([]);
+    expect(troubles(devs)).toEqual([]);
   }, 60_000);
 
   it("11. the component's SQLite files and debug log hold none of the plaintexts sent", async () => {

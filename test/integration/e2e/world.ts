@@ -113,6 +113,25 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
   }
 }
 
+/** Warnings that a device lost a message or had to rejoin by resync: never expected in these scenarios. */
+export function lossWarnings(d: Device): Device["warnings"] {
+  return d.warnings.filter((x) => x.kind === "undecryptable" || x.kind === "resync");
+}
+
+/** The devices' errors and loss warnings (an empty list when all went well). */
+export function troubles(devs: readonly Device[]): unknown[] {
+  return devs.flatMap((d) => [...d.errors, ...lossWarnings(d)]);
+}
+
+/** Counts the devices' "online" events now; reconnected() waits until each has had one more (a reconnect). */
+export function reconnectWatch(devs: readonly Device[]): { reconnected(timeoutMs: number): Promise<void> } {
+  const onlines = (d: Device) => d.events.filter((e) => e.name === "online").length;
+  const before = devs.map(onlines);
+  return {
+    reconnected: (timeoutMs) => until(() => devs.every((d, i) => onlines(d) > before[i]!), timeoutMs, "the members to reconnect"),
+  };
+}
+
 export function hex(b: Uint8Array | undefined): string {
   return b === undefined ? "(none)" : Buffer.from(b).toString("hex");
 }
@@ -608,6 +627,20 @@ export class World {
   /** The component's log as one string. */
   logText(): string {
     return this.log.join("");
+  }
+
+  /** How many times the component logged that it is online (its first connection counts). */
+  componentOnlines(): number {
+    return this.log.filter((l) => l.includes('"msg":"online"')).length;
+  }
+
+  /** Counts the component's connections now; reconnected() waits for one more, and for it to be online. */
+  componentReconnectWatch(): { reconnected(timeoutMs: number): Promise<void> } {
+    const n = this.componentOnlines();
+    return {
+      reconnected: (timeoutMs) =>
+        until(() => this.componentOnlines() === n + 1 && this.comp!.connection.online, timeoutMs, "the component to reconnect"),
+    };
   }
 
   /** The component's SQLite database and its -wal and -shm files, as they are on disk now. */
