@@ -3,20 +3,33 @@ import { MAX_VARINT, varintSize, writeVarint } from "./varint.js";
 
 export type Encoder<T> = (w: Writer, value: T) => void;
 
+/**
+ * One spare buffer that encode() writes into and keeps between calls. Fresh
+ * memory is what large encodings cost: the first touch of a new 256 KiB
+ * buffer (the page faults) takes ~100 µs, as long as hashing it, and a
+ * Writer growing by doubling touches twice the final size. A warm buffer
+ * is written at memcpy speed; only the exact-size result is new.
+ */
+let spare: Uint8Array | undefined;
+/** Buffers above this are not kept (a ratchet tree of 10,000 members encodes to ~2.5 MB). */
+const SPARE_MAX = 8 << 20;
+
 /** Growable output buffer for the TLS presentation language of RFC 9420 §2.1. */
 export class Writer {
   private buf: Uint8Array;
   private pos = 0;
 
-  constructor(initialSize = 256) {
-    this.buf = new Uint8Array(initialSize);
+  /** `initialSize`, or a buffer to write into (taken over: the Writer grows it by replacing it). */
+  constructor(initial: number | Uint8Array = 256) {
+    this.buf = typeof initial === "number" ? new Uint8Array(initial) : initial;
   }
 
   get length(): number {
     return this.pos;
   }
 
-  private reserve(n: number): void {
+  /** Makes room for `n` more bytes (one growth for a body whose size is known). */
+  reserve(n: number): void {
     const need = this.pos + n;
     if (need <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -106,6 +119,11 @@ export class Writer {
     return this;
   }
 
+  /** What was written since offset `start`, not copied: valid until the next write or release(). */
+  viewSince(start: number): Uint8Array {
+    return this.buf.subarray(start, this.pos);
+  }
+
   /** A copy of what was written since offset `start`. */
   copySince(start: number): Uint8Array {
     return this.buf.slice(start, this.pos);
@@ -115,11 +133,41 @@ export class Writer {
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
+
+  /**
+   * Hands the buffer back to encode() for the next call, wiped (encodings
+   * carry secrets: GroupSecrets, persisted state). The Writer is unusable after.
+   */
+  release(): void {
+    const b = this.buf;
+    b.fill(0, 0, this.pos);
+    this.buf = new Uint8Array(0);
+    this.pos = 0;
+    if (b.length <= SPARE_MAX && (spare === undefined || spare.length < b.length)) spare = b;
+  }
+}
+
+/**
+ * Runs `f` with a Writer on the spare buffer (see `spare`), then takes the
+ * buffer back: what `f` returns must not be a view of it (finish() and
+ * copySince() copy; viewSince() does not).
+ */
+export function withWriter<R>(sizeHint: number, f: (w: Writer) => R): R {
+  // A nested call (an encoder encoding a part on its own) finds no spare and allocates.
+  const scratch = spare !== undefined && spare.length >= sizeHint ? spare : new Uint8Array(Math.max(sizeHint, spare?.length ?? 0));
+  spare = undefined;
+  const w = new Writer(scratch);
+  try {
+    return f(w);
+  } finally {
+    w.release();
+  }
 }
 
 /** Encodes one value to bytes. */
 export function encode<T>(enc: Encoder<T>, value: T, sizeHint = 256): Uint8Array {
-  const w = new Writer(sizeHint);
-  enc(w, value);
-  return w.finish();
+  return withWriter(sizeHint, (w) => {
+    enc(w, value);
+    return w.finish();
+  });
 }

@@ -5,7 +5,7 @@
 import { concatBytes, constantTimeEqual, utf8Bytes } from "../codec/bytes.js";
 import { fail } from "../errors.js";
 import { isNist, isUncompressedPoint, isValidScalar, NIST, normalizeScalar, randomScalar } from "./curves.js";
-import type { KdfFns, KemFns, KeyPair } from "./provider.js";
+import type { ByteInput, KdfFns, KemFns, KeyPair } from "./provider.js";
 import { guard, type DhPrimitive } from "./primitives.js";
 import type { KemParams } from "./suites.js";
 
@@ -27,8 +27,12 @@ export class Labeled {
     this.prefix = concatBytes(HPKE_V1, suiteId);
   }
 
-  extract(salt: Uint8Array, label: Uint8Array, ikm: Uint8Array): Uint8Array {
-    return this.kdf.extract(salt, concatBytes(this.prefix, label, ikm));
+  extract(salt: Uint8Array, label: Uint8Array, ikm: ByteInput): Uint8Array {
+    // Small inputs (all but a Welcome's HPKE info) are cheaper concatenated than fed in parts.
+    const parts = ikm instanceof Uint8Array ? [ikm] : ikm;
+    let size = 0;
+    for (const p of parts) size += p.length;
+    return this.kdf.extract(salt, size < 4096 ? concatBytes(this.prefix, label, ...parts) : [this.prefix, label, ...parts]);
   }
 
   expand(prk: Uint8Array, label: Uint8Array, info: Uint8Array, length: number): Uint8Array {

@@ -9,7 +9,7 @@ import { makeAead } from "./aead.js";
 import { DhKem, Labeled, u16 } from "./dhkem.js";
 import { makeHash } from "./hash.js";
 import { makeKdf } from "./hkdf.js";
-import type { AeadFns, HpkeFns, HpkeSealed, KdfFns, KeyPair } from "./provider.js";
+import type { AeadFns, ByteInput, HpkeFns, HpkeSealed, KdfFns, KeyPair } from "./provider.js";
 import type { Primitives } from "./primitives.js";
 import type { AeadParams, KdfParams, KemParams } from "./suites.js";
 
@@ -107,7 +107,7 @@ export class Hpke implements HpkeFns {
   readonly labeled: Labeled;
   private pskIdHashCache: Uint8Array | undefined;
   /** info_hash of the last info array seen: many seals share one info (see labels.ts). */
-  private lastInfo: Uint8Array | undefined;
+  private lastInfo: ByteInput | undefined;
   private lastInfoHash: Uint8Array | undefined;
 
   constructor(
@@ -121,7 +121,7 @@ export class Hpke implements HpkeFns {
   }
 
   /** KeySchedule<ROLE>(mode_base, shared_secret, info, "", "") (§5.1). */
-  private keySchedule(sharedSecret: Uint8Array, info: Uint8Array): HpkeContext {
+  private keySchedule(sharedSecret: Uint8Array, info: ByteInput): HpkeContext {
     // psk_id is always empty in base mode, so its hash is a per-suite constant.
     const pskIdHash = (this.pskIdHashCache ??= this.labeled.extract(EMPTY, L_PSK_ID_HASH, EMPTY));
     let infoHash = this.lastInfo === info ? this.lastInfoHash : undefined;
@@ -136,28 +136,28 @@ export class Hpke implements HpkeFns {
   }
 
   /** SetupBaseS (§5.1.1). */
-  setupS(pkR: Uint8Array, info: Uint8Array): { enc: Uint8Array; ctx: HpkeContext } {
+  setupS(pkR: Uint8Array, info: ByteInput): { enc: Uint8Array; ctx: HpkeContext } {
     const { sharedSecret, enc } = this.kem.encap(pkR);
     return { enc, ctx: this.keySchedule(sharedSecret, info) };
   }
 
   /** SetupBaseR (§5.1.1). */
-  setupR(enc: Uint8Array, skR: Uint8Array, info: Uint8Array): HpkeContext {
+  setupR(enc: Uint8Array, skR: Uint8Array, info: ByteInput): HpkeContext {
     return this.keySchedule(this.kem.decap(enc, skR), info);
   }
 
-  seal(publicKey: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): HpkeSealed {
+  seal(publicKey: Uint8Array, info: ByteInput, aad: Uint8Array, plaintext: Uint8Array): HpkeSealed {
     const { enc, ctx } = this.setupS(publicKey, info);
     return { enc, ciphertext: ctx.seal(aad, plaintext) };
   }
 
-  open(privateKey: Uint8Array, enc: Uint8Array, info: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  open(privateKey: Uint8Array, enc: Uint8Array, info: ByteInput, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
     return this.setupR(enc, privateKey, info).open(aad, ciphertext);
   }
 
   sendExport(
     publicKey: Uint8Array,
-    info: Uint8Array,
+    info: ByteInput,
     exporterContext: Uint8Array,
     length: number,
   ): { enc: Uint8Array; secret: Uint8Array } {
@@ -168,7 +168,7 @@ export class Hpke implements HpkeFns {
   receiveExport(
     privateKey: Uint8Array,
     enc: Uint8Array,
-    info: Uint8Array,
+    info: ByteInput,
     exporterContext: Uint8Array,
     length: number,
   ): Uint8Array {

@@ -1,8 +1,8 @@
 /** The labeled crypto helpers of RFC 9420 §5 and §8, over any CipherSuite. */
 import { utf8Bytes } from "../codec/bytes.js";
-import { Writer } from "../codec/writer.js";
+import { withWriter, Writer, type Encoder } from "../codec/writer.js";
 import { fail } from "../errors.js";
-import type { CipherSuite } from "./provider.js";
+import type { ByteInput, CipherSuite } from "./provider.js";
 
 const EMPTY = new Uint8Array(0);
 const MLS_PREFIX = "MLS 1.0 ";
@@ -75,6 +75,44 @@ export function signWithLabel(cs: CipherSuite, privateKey: Uint8Array, label: La
   return cs.signature.sign(privateKey, twoOpaques(mlsLabel(label), content));
 }
 
+/**
+ * SignWithLabel of content that `body` writes into `w` (after what `w` holds):
+ * SignContent is built in place, so a large content (a GroupInfo with its
+ * tree) is not copied to be signed. The content is then the last
+ * `contentLength` bytes of `w`.
+ */
+export function signWithLabelIn(
+  cs: CipherSuite,
+  privateKey: Uint8Array,
+  label: Label,
+  w: Writer,
+  body: () => void,
+): { signature: Uint8Array; contentLength: number } {
+  const start = w.length;
+  let contentLength = 0;
+  w.opaque(mlsLabel(label)).lengthPrefixed(() => {
+    const from = w.length;
+    body();
+    contentLength = w.length - from;
+  });
+  return { signature: cs.signature.sign(privateKey, w.viewSince(start)), contentLength };
+}
+
+/** VerifyWithLabel of content that `enc` encodes, built in place as for signWithLabelIn. */
+export function verifyEncodedWithLabel<T>(
+  cs: CipherSuite,
+  publicKey: Uint8Array,
+  label: Label,
+  enc: Encoder<T>,
+  value: T,
+  signature: Uint8Array,
+): boolean {
+  return withWriter(1024, (w) => {
+    w.opaque(mlsLabel(label)).lengthPrefixed(() => enc(w, value));
+    return cs.signature.verify(publicKey, w.viewSince(0), signature);
+  });
+}
+
 /** VerifyWithLabel (§5.1.2). False for any invalid signature or key; never throws. */
 export function verifyWithLabel(
   cs: CipherSuite,
@@ -97,12 +135,16 @@ export interface LabeledCiphertext {
  * to every resolution node with one GroupContext. Encoding it once (and the
  * HPKE info hash computed once from it) keeps those O(n), not O(n * size).
  */
-const encryptContexts = new WeakMap<Uint8Array, { readonly label: Label; readonly info: Uint8Array }>();
+const encryptContexts = new WeakMap<Uint8Array, { readonly label: Label; readonly info: ByteInput }>();
 
-function encryptContext(label: Label, context: Uint8Array): Uint8Array {
+function encryptContext(label: Label, context: Uint8Array): ByteInput {
   const hit = encryptContexts.get(context);
   if (hit !== undefined && hit.label === label) return hit.info;
-  const info = twoOpaques(mlsLabel(label), context);
+  // A large context (the encrypted GroupInfo) is passed on in place, after the encoded label and its length.
+  const info =
+    context.length < 4096
+      ? twoOpaques(mlsLabel(label), context)
+      : [new Writer(16 + PREFIX_BYTES.length).opaque(mlsLabel(label)).varint(context.length).finish(), context];
   encryptContexts.set(context, { label, info });
   return info;
 }

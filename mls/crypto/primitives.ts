@@ -8,13 +8,13 @@
  * that still escapes into an MlsError.
  */
 import { isMlsError, MlsError, type MlsErrorCode } from "../errors.js";
-import type { HashName } from "./provider.js";
+import type { ByteInput, HashName } from "./provider.js";
 import type { AeadParams, DhGroup, SignatureScheme } from "./suites.js";
 
 export interface HashPrimitive {
   digest(data: Uint8Array): Uint8Array;
   /** HMAC (RFC 2104) with this hash. */
-  mac(key: Uint8Array, data: Uint8Array): Uint8Array;
+  mac(key: Uint8Array, data: ByteInput): Uint8Array;
 }
 
 export interface AeadPrimitive {

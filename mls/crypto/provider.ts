@@ -17,19 +17,26 @@ export interface KeyPair {
 
 export type HashName = "SHA-256" | "SHA-384" | "SHA-512";
 
+/**
+ * Bytes as one array, or as parts read in order as if concatenated (they are
+ * not: a large input, such as a Welcome's encrypted GroupInfo in an HPKE
+ * info, is hashed where it lies instead of being copied).
+ */
+export type ByteInput = Uint8Array | readonly Uint8Array[];
+
 export interface HashFns {
   readonly name: HashName;
   /** Output length in bytes. */
   readonly size: number;
   digest(data: Uint8Array): Uint8Array;
-  mac(key: Uint8Array, data: Uint8Array): Uint8Array;
+  mac(key: Uint8Array, data: ByteInput): Uint8Array;
 }
 
 /** HKDF over the suite's hash (RFC 5869). */
 export interface KdfFns {
   /** Nh: output size of Extract. */
   readonly nh: number;
-  extract(salt: Uint8Array, ikm: Uint8Array): Uint8Array;
+  extract(salt: Uint8Array, ikm: ByteInput): Uint8Array;
   expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 }
 
@@ -62,13 +69,13 @@ export interface HpkeSealed {
 
 /** HPKE base mode, single-shot (RFC 9180 §6.1), plus the exporter (§5.3). */
 export interface HpkeFns {
-  seal(publicKey: Uint8Array, info: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): HpkeSealed;
+  seal(publicKey: Uint8Array, info: ByteInput, aad: Uint8Array, plaintext: Uint8Array): HpkeSealed;
   /** Throws MlsError("DecryptionFailed") or MlsError("InvalidKey"). */
-  open(privateKey: Uint8Array, enc: Uint8Array, info: Uint8Array, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  open(privateKey: Uint8Array, enc: Uint8Array, info: ByteInput, aad: Uint8Array, ciphertext: Uint8Array): Uint8Array;
   /** SetupBaseS(pkR, info) then Export(exporterContext, length). */
   sendExport(
     publicKey: Uint8Array,
-    info: Uint8Array,
+    info: ByteInput,
     exporterContext: Uint8Array,
     length: number,
   ): { enc: Uint8Array; secret: Uint8Array };
@@ -76,7 +83,7 @@ export interface HpkeFns {
   receiveExport(
     privateKey: Uint8Array,
     enc: Uint8Array,
-    info: Uint8Array,
+    info: ByteInput,
     exporterContext: Uint8Array,
     length: number,
   ): Uint8Array;

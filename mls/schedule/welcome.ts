@@ -1,12 +1,12 @@
 /** Welcome encryption and decryption (RFC 9420 §12.4.3.1) and GroupInfo signatures (§12.4.3). */
 import { bytesEqual } from "../codec/bytes.js";
 import { decode } from "../codec/reader.js";
-import { encode } from "../codec/writer.js";
+import { encode, withWriter } from "../codec/writer.js";
 import type { CipherSuite } from "../crypto/provider.js";
-import { decryptWithLabel, encryptWithLabel, refHash, signWithLabel, verifyWithLabel } from "../crypto/labels.js";
+import { decryptWithLabel, encryptWithLabel, refHash, signWithLabelIn, verifyEncodedWithLabel } from "../crypto/labels.js";
 import { fail, isMlsError, type MlsErrorCode } from "../errors.js";
 import { encodeGroupContext } from "../messages/group-context.js";
-import { decodeGroupInfo, encodeGroupInfo, encodeGroupInfoTBS, type GroupInfo, type GroupInfoTBS } from "../messages/group-info.js";
+import { decodeGroupInfo, encodeGroupInfoTBS, groupInfoBytes, keepGroupInfoEncoding, type GroupInfo, type GroupInfoTBS } from "../messages/group-info.js";
 import type { PreSharedKeyID } from "../messages/psk-id.js";
 import type { HPKECiphertext } from "../messages/update-path.js";
 import {
@@ -75,7 +75,7 @@ export function decryptGroupSecrets(
 /** encrypted_group_info = AEAD.Seal(welcome_key, welcome_nonce, "", GroupInfo). */
 export function encryptGroupInfo(cs: CipherSuite, welcomeSecret: Uint8Array, groupInfo: GroupInfo): Uint8Array {
   const { key, nonce } = welcomeKeyNonce(cs, welcomeSecret);
-  return cs.aead.seal(key, nonce, EMPTY, encode(encodeGroupInfo, groupInfo, 1024));
+  return cs.aead.seal(key, nonce, EMPTY, groupInfoBytes(groupInfo));
 }
 
 /** Opens encrypted_group_info. Throws MlsError "DecryptionFailed" or "InvalidGroupInfo" (malformed GroupInfo). */
@@ -93,20 +93,26 @@ export function decryptGroupInfo(cs: CipherSuite, welcomeSecret: Uint8Array, enc
 
 /** §12.4.3: signature = SignWithLabel(signer_priv, "GroupInfoTBS", GroupInfoTBS). */
 export function signGroupInfo(cs: CipherSuite, signaturePrivateKey: Uint8Array, tbs: GroupInfoTBS): GroupInfo {
-  const signature = signWithLabel(cs, signaturePrivateKey, "GroupInfoTBS", encode(encodeGroupInfoTBS, tbs, 1024));
-  return {
-    groupContext: tbs.groupContext,
-    extensions: tbs.extensions,
-    confirmationTag: tbs.confirmationTag,
-    signer: tbs.signer,
-    signature,
-  };
+  // The GroupInfo's encoding is its TBS then the signature: written once, after the signed TBS, and kept.
+  return withWriter(1024, (w) => {
+    const { signature, contentLength } = signWithLabelIn(cs, signaturePrivateKey, "GroupInfoTBS", w, () => encodeGroupInfoTBS(w, tbs));
+    const tbsStart = w.length - contentLength;
+    w.opaque(signature);
+    const groupInfo: GroupInfo = {
+      groupContext: tbs.groupContext,
+      extensions: tbs.extensions,
+      confirmationTag: tbs.confirmationTag,
+      signer: tbs.signer,
+      signature,
+    };
+    keepGroupInfoEncoding(groupInfo, w.copySince(tbsStart));
+    return groupInfo;
+  });
 }
 
 /** Throws MlsError("InvalidSignature") unless the GroupInfo is signed by `signerPublicKey`. */
 export function verifyGroupInfoSignature(cs: CipherSuite, signerPublicKey: Uint8Array, groupInfo: GroupInfo): void {
-  const tbs = encode(encodeGroupInfoTBS, groupInfo, 1024);
-  if (!verifyWithLabel(cs, signerPublicKey, "GroupInfoTBS", tbs, groupInfo.signature)) {
+  if (!verifyEncodedWithLabel(cs, signerPublicKey, "GroupInfoTBS", encodeGroupInfoTBS, groupInfo, groupInfo.signature)) {
     fail("InvalidSignature", "GroupInfo signature does not verify");
   }
 }

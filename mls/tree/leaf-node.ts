@@ -1,7 +1,7 @@
 /** LeafNode and its parts (RFC 9420 §7.2). */
 import { enumCodec } from "../codec/enum.js";
 import type { Reader } from "../codec/reader.js";
-import type { Writer } from "../codec/writer.js";
+import { encode, type Writer } from "../codec/writer.js";
 import { decodeCredential, encodeCredential, type Credential } from "../credentials/credential.js";
 import { decodeExtensions, encodeExtensions, type Extension } from "../extensions/extension.js";
 
@@ -92,6 +92,11 @@ export function encodeLeafNode(w: Writer, n: LeafNode): void {
   encodeLeafNodeContent(w, n);
   w.opaque(n.signature);
   encodedLeaves.set(n, w.copySince(start));
+}
+
+/** The encoding of `n` (kept, not to be modified). */
+export function leafNodeBytes(n: LeafNode): Uint8Array {
+  return encodedLeaves.get(n) ?? encode(encodeLeafNode, n);
 }
 
 export function decodeLeafNode(r: Reader): LeafNode {

@@ -3,8 +3,9 @@ import { enumCodec } from "../codec/enum.js";
 import type { Reader } from "../codec/reader.js";
 import { fail } from "../errors.js";
 import type { Writer } from "../codec/writer.js";
-import { decodeLeafNode, encodeLeafNode, type LeafNode } from "./leaf-node.js";
-import { decodeParentNode, encodeParentNode, type ParentNode } from "./parent-node.js";
+import { MAX_VARINT } from "../codec/varint.js";
+import { decodeLeafNode, encodeLeafNode, leafNodeBytes, type LeafNode } from "./leaf-node.js";
+import { decodeParentNode, encodeParentNode, parentNodeBytes, type ParentNode } from "./parent-node.js";
 
 export const NodeType = { leaf: 1, parent: 2 } as const;
 const nodeTypes = enumCodec("NodeType", NodeType);
@@ -28,9 +29,27 @@ export type RatchetTreeNodes = readonly (Node | undefined)[];
 export function encodeRatchetTree(w: Writer, nodes: RatchetTreeNodes): void {
   let n = nodes.length;
   while (n > 0 && nodes[n - 1] === undefined) n--;
-  w.lengthPrefixed(() => {
-    for (let i = 0; i < n; i++) w.optional(nodes[i], encodeNode);
-  });
+  // Every node's encoding is kept (leaf-node.ts, parent-node.ts): gather them, grow the output once, copy.
+  const parts = new Array<Uint8Array | undefined>(n);
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    const node = nodes[i];
+    if (node === undefined) {
+      size += 1;
+      continue;
+    }
+    const b = node.type === "leaf" ? leafNodeBytes(node.leaf) : parentNodeBytes(node.parent);
+    parts[i] = b;
+    size += 2 + b.length;
+  }
+  if (size > MAX_VARINT) fail("LengthOverflow", `ratchet tree of ${size} bytes exceeds 2^30-1`);
+  w.varint(size);
+  w.reserve(size);
+  for (let i = 0; i < n; i++) {
+    const b = parts[i];
+    if (b === undefined) w.u8(0);
+    else w.u8(1).u8(nodes[i]!.type === "leaf" ? NodeType.leaf : NodeType.parent).raw(b);
+  }
 }
 
 /** Decodes the syntax only; `checkRatchetTreeShape` applies §12.4.3.3's structural rules. */

@@ -1,6 +1,6 @@
 /** ParentNode (RFC 9420 §7.1). */
 import type { Reader } from "../codec/reader.js";
-import type { Writer } from "../codec/writer.js";
+import { encode, type Writer } from "../codec/writer.js";
 
 export interface ParentNode {
   readonly encryptionKey: Uint8Array;
@@ -23,6 +23,11 @@ export function encodeParentNode(w: Writer, p: ParentNode): void {
   w.opaque(p.parentHash);
   w.vector(p.unmergedLeaves, (w, i) => w.u32(i));
   encodedParents.set(p, w.copySince(start));
+}
+
+/** The encoding of `p` (kept, not to be modified). */
+export function parentNodeBytes(p: ParentNode): Uint8Array {
+  return encodedParents.get(p) ?? encode(encodeParentNode, p);
 }
 
 export function decodeParentNode(r: Reader): ParentNode {

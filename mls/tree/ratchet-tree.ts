@@ -268,8 +268,19 @@ export class RatchetTree implements TreeView {
     this.nodes.length = width;
     this.hashes.length = width;
     this.leaves = d.leafCount;
-    this.firstBlank = undefined;
-    this.lastMember = undefined;
+    // Both bounds move only where the diff changed leaves: from the old bound, look at those, then scan on.
+    if (this.firstBlank !== undefined) {
+      let f = Math.min(this.firstBlank, this.leaves);
+      for (const i of d.changes.keys()) if ((i & 1) === 0 && i >>> 1 < f && this.nodes[i] === undefined) f = i >>> 1;
+      while (f < this.leaves && this.nodes[f * 2] !== undefined) f++;
+      this.firstBlank = f;
+    }
+    if (this.lastMember !== undefined) {
+      let l = Math.min(this.lastMember, this.leaves - 1);
+      for (const i of d.changes.keys()) if ((i & 1) === 0 && i >>> 1 > l && this.nodes[i] !== undefined) l = i >>> 1;
+      while (l >= 0 && this.nodes[l * 2] === undefined) l--;
+      this.lastMember = l;
+    }
   }
 
   private index(i: number, n: Node | undefined): void {

@@ -16,6 +16,11 @@ export function nativeHash(name: HashName): HashPrimitive {
   const alg = NODE_NAME[name];
   return {
     digest: (data) => u8(data.length <= SHORT ? oneShot(alg, data, "buffer") : createHash(alg).update(data).digest()),
-    mac: (key, data) => u8(createHmac(alg, key).update(data).digest()),
+    mac(key, data) {
+      const h = createHmac(alg, key);
+      if (data instanceof Uint8Array) h.update(data);
+      else for (const part of data) h.update(part);
+      return u8(h.digest());
+    },
   };
 }

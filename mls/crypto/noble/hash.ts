@@ -10,6 +10,11 @@ export function nobleHash(name: HashName): HashPrimitive {
   const h = HASHES[name];
   return {
     digest: (data) => h(data),
-    mac: (key, data) => hmac(h, key, data),
+    mac(key, data) {
+      if (data instanceof Uint8Array) return hmac(h, key, data);
+      const m = hmac.create(h, key);
+      for (const part of data) m.update(part);
+      return m.digest();
+    },
   };
 }

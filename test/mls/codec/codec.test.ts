@@ -70,6 +70,7 @@ import {
   type UpdatePath,
   type Welcome,
 } from "../../../mls/node.js";
+import { withWriter } from "../../../mls/codec/writer.js";
 import { outcome as code } from "../outcome.js";
 
 
@@ -228,6 +229,59 @@ describe("optional, vectors, exact consumption", () => {
       expect(b.length).toBe(varintSize(n) + n);
       expect(hex(decode((r) => r.opaque(), b))).toBe(hex(body));
     }
+  });
+});
+
+describe("encode() on the shared buffer", () => {
+  const opaque = (w: Writer, x: Uint8Array) => void w.opaque(x);
+
+  it("property: results never alias the buffer, nested encodes included", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { minLength: 1, maxLength: 6 }), (items) => {
+        // Each item encoded on its own inside an encoder that is itself running on the buffer.
+        const inner: Uint8Array[] = [];
+        const outer = encode(
+          (w, xs: Uint8Array[]) => {
+            for (const x of xs) {
+              inner.push(encode(opaque, x, 4));
+              w.opaque(x);
+            }
+          },
+          items,
+          4,
+        );
+        const later = items.map((x) => encode(opaque, x.map((b) => b ^ 0xff), 4));
+        let at = 0;
+        items.forEach((x, i) => {
+          expect(hex(inner[i]!)).toBe(hex(encode(opaque, x)));
+          expect(hex(outer.subarray(at, at + inner[i]!.length))).toBe(hex(inner[i]!));
+          expect(later[i]!.length).toBe(inner[i]!.length);
+          at += inner[i]!.length;
+        });
+        expect(at).toBe(outer.length);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("wipes what was written once the encoding is returned (encodings carry secrets)", () => {
+    const secret = new Uint8Array(5000).fill(0x5a);
+    let seen: Uint8Array | undefined;
+    const out = withWriter(16, (w) => {
+      w.opaque(secret);
+      seen = w.viewSince(0);
+      return w.finish();
+    });
+    expect(out.length).toBe(2 + 5000);
+    expect(seen!.length).toBe(out.length);
+    expect(seen!.every((b) => b === 0)).toBe(true);
+    expect(out.subarray(2).every((b) => b === 0x5a)).toBe(true);
+  });
+
+  it("a Writer given a buffer grows past it", () => {
+    const w = new Writer(new Uint8Array(2));
+    w.u32(0x01020304).opaque(new Uint8Array([9]));
+    expect(hex(w.finish())).toBe("010203040109");
   });
 });
 

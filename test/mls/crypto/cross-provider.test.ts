@@ -4,7 +4,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { toHex } from "../../../mls/codec/bytes.js";
+import { concatBytes, toHex } from "../../../mls/codec/bytes.js";
 import type { CipherSuite } from "../../../mls/crypto/provider.js";
 import { SUITES } from "../../../mls/crypto/suites.js";
 import { isMlsError, type MlsErrorCode } from "../../../mls/errors.js";
@@ -85,6 +85,23 @@ describe.each(SUITES.map((s) => [s.id, s.name] as const))("suite %i %s", (id) =>
         expect(toHex(to.hpke.receiveExport(recipient.privateKey, x.enc, info, aad, 42))).toBe(toHex(x.secret));
       }),
       { numRuns },
+    );
+  });
+
+  it.each(pairs)("MAC, HKDF-Extract and HPKE info given in parts equal the concatenated bytes (%s)", (_, from, to) => {
+    const recipient = to.kem.generateKeyPair();
+    // Parts up to 6000 bytes: past the 4096 where a labeled extract stops concatenating.
+    fc.assert(
+      fc.property(fc.array(bytes(3000), { maxLength: 4 }), bytes(64), bytes(), (parts, key, pt) => {
+        const whole = concatBytes(...parts);
+        expect(toHex(from.hash.mac(key, parts))).toBe(toHex(to.hash.mac(key, whole)));
+        expect(toHex(from.kdf.extract(key, parts))).toBe(toHex(to.kdf.extract(key, whole)));
+        const { enc, ciphertext } = from.hpke.seal(recipient.publicKey, parts, key, pt);
+        expect(toHex(to.hpke.open(recipient.privateKey, enc, whole, key, ciphertext))).toBe(toHex(pt));
+        const x = to.hpke.sendExport(recipient.publicKey, whole, key, 32);
+        expect(toHex(from.hpke.receiveExport(recipient.privateKey, x.enc, parts, key, 32))).toBe(toHex(x.secret));
+      }),
+      { numRuns: Math.ceil(numRuns / 2) },
     );
   });
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { fromHex, toHex } from "../../../mls/codec/bytes.js";
+import { concatBytes, fromHex, toHex, utf8Bytes } from "../../../mls/codec/bytes.js";
 import { createHpke, createHpkeInternal } from "../../../mls/crypto/hpke.js";
 import { aeadParams, kdfParams, kemParams } from "../../../mls/crypto/suites.js";
 import { isMlsError } from "../../../mls/errors.js";
@@ -23,6 +23,7 @@ interface Vector {
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/rfc9180-base.json", import.meta.url), "utf8")) as {
   vectors: Vector[];
 };
+const u16be = (n: number): Uint8Array => new Uint8Array([n >> 8, n & 0xff]);
 const h = (v: Vector, k: string): Uint8Array => fromHex(v[k] as string);
 
 describe.each(PROVIDERS)("RFC 9180 base mode ($name)", ({ prims }) => {
@@ -63,6 +64,18 @@ describe.each(PROVIDERS)("RFC 9180 base mode ($name)", ({ prims }) => {
         expect(toHex(ctx.key)).toBe(v["key"]);
         expect(toHex(ctx.baseNonce)).toBe(v["base_nonce"]);
         expect(toHex(ctx.exporterSecret)).toBe(v["exporter_secret"]);
+      });
+
+      it("LabeledExtract over a large input (hashed in parts) is the RFC 9180 §4 definition", () => {
+        const suiteId = concatBytes(utf8Bytes("HPKE"), u16be(v.kem_id), u16be(v.kdf_id), u16be(v.aead_id));
+        for (const size of [0, 4095, 4096, 20000]) {
+          const ikm = Uint8Array.from({ length: size }, (_, i) => (i * 31) & 0xff);
+          const direct = sender.labeled.kdf.extract(h(v, "info"), concatBytes(utf8Bytes("HPKE-v1"), suiteId, utf8Bytes("info_hash"), ikm));
+          expect(toHex(sender.labeled.extract(h(v, "info"), utf8Bytes("info_hash"), ikm))).toBe(toHex(direct));
+          // An info in parts is the info concatenated.
+          const parts = [ikm.subarray(0, size >> 1), ikm.subarray(size >> 1)];
+          expect(toHex(sender.setupS(h(v, "pkRm"), parts).ctx.key)).toBe(toHex(sender.setupS(h(v, "pkRm"), ikm.slice()).ctx.key));
+        }
       });
 
       it("the sequence of encryptions matches, and decrypts", () => {

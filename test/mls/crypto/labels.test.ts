@@ -9,8 +9,11 @@ import {
   expandWithLabel,
   refHash,
   signWithLabel,
+  signWithLabelIn,
+  verifyEncodedWithLabel,
   verifyWithLabel,
 } from "../../../mls/crypto/labels.js";
+import { Writer } from "../../../mls/codec/writer.js";
 import { isMlsError } from "../../../mls/errors.js";
 import check from "../../vectors/checks/crypto-basics.js";
 import { loadVectorFile } from "../../vectors/load.js";
@@ -68,5 +71,24 @@ describe.each(PROVIDERS)("labeled helpers ($name)", ({ provider }) => {
       err = e;
     }
     expect(isMlsError(err, "DecryptionFailed")).toBe(true);
+  });
+
+  it("EncryptWithLabel and SignWithLabel in place equal their §5.1 definitions, for small and large contents", () => {
+    const hk = cs.kem.generateKeyPair();
+    const kp = cs.signature.generateKeyPair();
+    // EncryptContext and SignContent: struct { opaque label<V>; opaque content<V>; } with label "MLS 1.0 " + Label.
+    const labeled = (label: string, content: Uint8Array) => new Writer(8).opaque(utf8Bytes("MLS 1.0 " + label)).opaque(content).finish();
+    for (const size of [0, 100, 4095, 4096, 70000]) {
+      const context = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 0xff);
+      const ct = encryptWithLabel(cs, hk.publicKey, "Welcome", context, utf8Bytes("secrets"));
+      const opened = cs.hpke.open(hk.privateKey, ct.kemOutput, labeled("Welcome", context), new Uint8Array(0), ct.ciphertext);
+      expect(toHex(opened)).toBe(toHex(utf8Bytes("secrets")));
+      const w = new Writer(4).u8(0xee);
+      const { signature, contentLength } = signWithLabelIn(cs, kp.privateKey, "GroupInfoTBS", w, () => w.raw(context));
+      expect(contentLength).toBe(size);
+      expect(cs.signature.verify(kp.publicKey, labeled("GroupInfoTBS", context), signature)).toBe(true);
+      expect(verifyEncodedWithLabel(cs, kp.publicKey, "GroupInfoTBS", (w, c: Uint8Array) => w.raw(c), context, signature)).toBe(true);
+      expect(toHex(w.viewSince(0).subarray(0, 1))).toBe("ee");
+    }
   });
 });
