@@ -52,8 +52,15 @@ export function oursImpl(cs: CipherSuite = nativeProvider.suite(1)): Impl<Group>
     },
     async fork(g) {
       const c = cloneGroup(nativeProvider, g);
-      // A running member has its tree hashes cached (a restored state recomputes them once, lazily).
-      c.state.epoch.tree.rootHash();
+      // A running member has its tree hashes cached (a restored state recomputes them once, lazily),
+      // and its private keys imported into the provider (as when they were derived): the floor's
+      // HPKE open is with "the recipient key in use already" too.
+      const tree = c.state.epoch.tree;
+      tree.rootHash();
+      tree.firstBlankLeaf();
+      tree.lastMemberLeaf();
+      for (const kp of c.state.epoch.keys.values()) cs.kem.publicKey(kp.privateKey);
+      cs.signature.publicKey(c.state.signaturePrivateKey);
       return c;
     },
     async protect(g, data) {

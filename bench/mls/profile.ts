@@ -197,7 +197,7 @@ function summarize(p: CpuProfile, top: number, iters: number): void {
     if (a.callers) {
       const at = mine.findIndex((k) => k.startsWith(a.callers + " "));
       if (at >= 0) {
-        const chain = mine.slice(at, at + 4).map((k) => k.split(" ")[0]).join(" <- ");
+        const chain = mine.slice(at, at + Number(process.env.CHAIN ?? 4)).map((k) => k.split(" ")[0]).join(" <- ");
         callers.set(chain, (callers.get(chain) ?? 0) + dt);
       }
     }

@@ -186,7 +186,8 @@ function floors(p: Prepared, art: ScenarioArtifacts): Record<OpName, FloorCount 
   return {
     "commit+path create": create(path),
     "commit+path process": receive(path, process.above),
-    "add create": { verifyCold: 2, seal: 1, sign: [add, welcome], hashBytes: 2 * add },
+    // The seal's HPKE info is the encrypted GroupInfo (§12.4.3.1): hashed once, for all new members.
+    "add create": { verifyCold: 2, seal: 1, sign: [add, welcome], hashBytes: 2 * add + welcome },
     "add process": { verifyWarm: [add], verifyCold: 2, hashBytes: 2 * add },
     "remove create": create(remove),
     "remove process": receive(remove, removeShape.above),
