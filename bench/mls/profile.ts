@@ -9,6 +9,14 @@
  * ops: create, process, add-create, add-process, remove-create, remove-process,
  * join, protect, unprotect, vectors. Prints self and inclusive time per
  * function; the .cpuprofile opens in Chrome DevTools / speedscope.
+ *
+ *   npx tsx bench/mls/profile.ts --op process --size 1000 --in-situ
+ *
+ * --in-situ: no profiler; times the suite's public-key functions (sign,
+ * verify, HPKE seal/open, DeriveKeyPair, key generation) where the operation
+ * calls them, and sets them beside their hot-loop cost (the floor's figures,
+ * bench/mls/primitives.ts): how much of the operation is public-key work, and
+ * how much slower those calls are amid the rest (cold caches) than in a loop.
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -19,6 +27,7 @@ import { loadCheck, type VectorFile } from "../../test/vectors/checks/index.js";
 import { loadVectorFile } from "../../test/vectors/load.js";
 import { encodeMsg, prepare, type Member, type Shape } from "./fixture.js";
 import { oursImpl } from "./ours.js";
+import { measurePrimitives } from "./primitives.js";
 import { setupMembers, type MemberInput, type ScenarioInput } from "./scenario.js";
 
 const { values: a } = parseArgs({
@@ -33,6 +42,8 @@ const { values: a } = parseArgs({
     suite: { type: "string" },
     interval: { type: "string", default: "100" },
     callers: { type: "string" },
+    depth: { type: "string", default: "4" },
+    "in-situ": { type: "boolean", default: false },
   },
 });
 const cs = nativeProvider.suite(1);
@@ -137,6 +148,7 @@ async function main(): Promise<void> {
     }
   }
   run(); // warm
+  if (a["in-situ"]) return inSitu(run, iters);
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
@@ -151,6 +163,68 @@ async function main(): Promise<void> {
   writeFileSync(out, JSON.stringify(profile));
   console.log(`${op} ${op === "vectors" ? a.file : `${n} ${a.shape}`}: ${iters} iterations, ${(ms / iters).toFixed(2)} ms each; profile ${out}`);
   summarize(profile, Number(a.top), iters);
+}
+
+/** Wraps the suite's public-key functions (outermost calls only) with timers. */
+function timePublicKeyCalls(): Map<string, { ms: number; calls: number }> {
+  const acc = new Map<string, { ms: number; calls: number }>();
+  let depth = 0;
+  const wrap = <K extends string>(obj: Record<K, (...x: never[]) => unknown>, name: K, label: string) => {
+    const f = obj[name].bind(obj);
+    obj[name] = ((...args: never[]) => {
+      if (depth > 0) return f(...args);
+      depth++;
+      const t0 = performance.now();
+      try {
+        return f(...args);
+      } finally {
+        depth--;
+        const e = acc.get(label) ?? { ms: 0, calls: 0 };
+        e.ms += performance.now() - t0;
+        e.calls++;
+        acc.set(label, e);
+      }
+    }) as (typeof obj)[K];
+  };
+  const sig = cs.signature as unknown as Record<"sign" | "verify", (...x: never[]) => unknown>;
+  const hpke = cs.hpke as unknown as Record<"seal" | "open", (...x: never[]) => unknown>;
+  const kem = cs.kem as unknown as Record<"deriveKeyPair" | "generateKeyPair", (...x: never[]) => unknown>;
+  wrap(sig, "sign", "sign");
+  wrap(sig, "verify", "verify");
+  wrap(hpke, "seal", "HPKE seal");
+  wrap(hpke, "open", "HPKE open");
+  wrap(kem, "deriveKeyPair", "DeriveKeyPair");
+  wrap(kem, "generateKeyPair", "keygen");
+  return acc;
+}
+
+function inSitu(run: () => void, iters: number): void {
+  const hot = measurePrimitives(cs, 300);
+  const hotUs: Record<string, number> = {
+    sign: hot.sign,
+    verify: hot.verifyWarm,
+    "HPKE seal": hot.hpkeSeal,
+    "HPKE open": hot.hpkeOpen,
+    DeriveKeyPair: hot.deriveKeyPair,
+    keygen: hot.generateKeyPair,
+  };
+  const acc = timePublicKeyCalls();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    forgetPrivateKeysByContent();
+    const t0 = performance.now();
+    run();
+    times.push(performance.now() - t0);
+  }
+  const total = times.reduce((x, y) => x + y, 0);
+  let pk = 0;
+  for (const e of acc.values()) pk += e.ms;
+  console.log(`${op} ${n} ${a.shape}: ${iters} iterations, mean ${(total / iters).toFixed(3)} ms, of which public-key calls ${(pk / iters).toFixed(3)} ms (${((100 * pk) / total).toFixed(0)}%)`);
+  for (const [label, e] of acc) {
+    const each = (1000 * e.ms) / e.calls;
+    const ref = 1000 * hotUs[label]!;
+    console.log(`  ${label.padEnd(14)} ${(e.calls / iters).toFixed(1).padStart(6)} per op, ${each.toFixed(0).padStart(5)} µs each here, ${ref.toFixed(0).padStart(4)} µs in a hot loop (${(each / ref).toFixed(1)}x)`);
+  }
 }
 
 /** The loop the summary is restricted to (found by name in each sample's stack). */
@@ -197,7 +271,7 @@ function summarize(p: CpuProfile, top: number, iters: number): void {
     if (a.callers) {
       const at = mine.findIndex((k) => k.startsWith(a.callers + " "));
       if (at >= 0) {
-        const chain = mine.slice(at, at + Number(process.env.CHAIN ?? 4)).map((k) => k.split(" ")[0]).join(" <- ");
+        const chain = mine.slice(at, at + Number(a.depth)).map((k) => k.split(" ")[0]).join(" <- ");
         callers.set(chain, (callers.get(chain) ?? 0) + dt);
       }
     }
