@@ -4,6 +4,7 @@
  * stopped around the measured loop only, so set-up does not show.
  *
  *   npx tsx bench/mls/profile.ts --size 10000 --shape full --op process [--iters 40] [--out FILE.cpuprofile] [--top 30]
+ *        [--callers FN [--depth 4]]   (also the call chains leading to FN, DEPTH frames up)
  *   npx tsx bench/mls/profile.ts --op vectors --file treekem.json [--suite 5]
  *
  * ops: create, process, add-create, add-process, remove-create, remove-process,

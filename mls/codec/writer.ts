@@ -36,6 +36,7 @@ export class Writer {
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
+    this.buf.fill(0, 0, this.pos); // the outgrown buffer is wiped too (see release())
     this.buf = next;
   }
 

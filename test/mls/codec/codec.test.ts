@@ -278,10 +278,12 @@ describe("encode() on the shared buffer", () => {
     expect(out.subarray(2).every((b) => b === 0x5a)).toBe(true);
   });
 
-  it("a Writer given a buffer grows past it", () => {
-    const w = new Writer(new Uint8Array(2));
-    w.u32(0x01020304).opaque(new Uint8Array([9]));
-    expect(hex(w.finish())).toBe("010203040109");
+  it("a Writer given a buffer grows past it, and wipes the buffer it outgrew", () => {
+    const first = new Uint8Array(2);
+    const w = new Writer(first);
+    w.u16(0xabcd).u32(0x01020304).opaque(new Uint8Array([9]));
+    expect(hex(w.finish())).toBe("abcd010203040109");
+    expect(hex(first)).toBe("0000");
   });
 });
 
