@@ -2,10 +2,10 @@
 // component/main.ts), SIGKILLed in the middle of a conversation and started
 // again on the same SQLite file: nothing accepted is lost or duplicated.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import type { XmppTransport } from "../../../client/transport.js";
-import { deviceIq, HookedTransport, lossWarnings, NS_MLS, NS_MUC_ADMIN, until, World, xml, type Device } from "./world.js";
+import { deviceIq, HookedTransport, lossWarnings, NS_MLS, NS_MUC_ADMIN, until, type World, worldPerSuite, xml, type Device } from "./world.js";
 
 const USERS = ["alice-7", "bob-7", "carol-7", "alice-7c", "bob-7c", "carol-7c", "dave-7c"];
 
@@ -19,13 +19,7 @@ interface Ack {
 describe("component killed (SIGKILL) mid-conversation and restarted on the same database", () => {
   let w: World;
 
-  beforeAll(async () => {
-    w = await World.start({ users: USERS, component: "child" });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: USERS, component: "child" }, (x) => (w = x));
 
   it("7. every acknowledged message reaches every member exactly once; the log's seqs are contiguous", async () => {
     // The kill comes 0-7 ms after one of alice's messages leaves: at random points of its processing

@@ -6,19 +6,14 @@
 // re-sent directly, nothing is lost, and the component sends directly from
 // then on.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { chatThroughService, expectRefusedThenDirect } from "./fanout.js";
-import { EJABBERD_MULTICAST_LIMIT, World } from "./world.js";
+import { EJABBERD_MULTICAST_LIMIT, type World, worldPerSuite } from "./world.js";
 
 describe("fan-out through ejabberd's mod_multicast", () => {
   let w: World;
-  beforeAll(async () => {
-    w = await World.start({ server: "ejabberd", users: ["alice", "bob", "carol", "dave"], multicast: "trusted" });
-  }, 120_000);
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ server: "ejabberd", users: ["alice", "bob", "carol", "dave"], multicast: "trusted" }, (x) => (w = x));
 
   it("sends each message in stanzas of the stated limit with the members as bcc addresses; every member reads every message", async () => {
     const { members, room, writes } = await chatThroughService(w, ["alice", "bob", "carol", "dave"], "mc");
@@ -45,12 +40,7 @@ describe("fan-out through ejabberd's mod_multicast", () => {
 
 describe("fan-out when ejabberd's mod_multicast refuses the component (access none)", () => {
   let w: World;
-  beforeAll(async () => {
-    w = await World.start({ server: "ejabberd", users: ["alice-u", "bob-u", "carol-u"], multicast: "untrusted" });
-  }, 120_000);
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ server: "ejabberd", users: ["alice-u", "bob-u", "carol-u"], multicast: "untrusted" }, (x) => (w = x));
 
   it("re-sends the refused fan-out directly, loses nothing, and sends directly from then on", async () => {
     await expectRefusedThenDirect(w, ["alice-u", "bob-u", "carol-u"], "mcu");

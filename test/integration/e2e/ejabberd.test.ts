@@ -7,12 +7,12 @@
 // the same epoch, also when ejabberd is back before the component is. With
 // ejabberd's mod_multicast: ejabberd-multicast.test.ts.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { ClientStore } from "../../../client/store.js";
 import { decode, decodeMLSMessage, deserializeGroup, isMlsError, nativeProvider } from "../../../mls/node.js";
 import { groupOptions } from "../../../client/mls-helpers.js";
-import { deviceIq, entriesSeen, hex, NS_MLS, reconnectWatch, troubles, until, World, xml, type Device } from "./world.js";
+import { deviceIq, entriesSeen, hex, NS_MLS, reconnectWatch, troubles, until, type World, worldPerSuite, xml, type Device } from "./world.js";
 
 const USERS = ["alice", "bob", "carol"];
 
@@ -23,13 +23,7 @@ describe("group rooms over ejabberd 23.01 with the real component", () => {
   let carol: Device;
   let room: string;
 
-  beforeAll(async () => {
-    w = await World.start({ server: "ejabberd", users: USERS });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ server: "ejabberd", users: USERS }, (x) => (w = x));
 
   /** Each of `devs` sends one message; every other one of them decrypts each exactly once. */
   async function round(devs: readonly Device[], label: string): Promise<Map<Device, { id: string; text: string; seq: number }>> {

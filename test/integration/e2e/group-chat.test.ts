@@ -3,11 +3,11 @@
 // member (and join() with a slow state file), and two members committing in
 // the same epoch.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import type { Transport, XmppTransport } from "../../../client/transport.js";
 import { decode, decodeMLSMessage } from "../../../mls/node.js";
-import { deviceIq, entriesSeen, hex, HookedTransport, NS_MLS, NS_MUC_ADMIN, sleep, until, World, xml, type Device, type Element } from "./world.js";
+import { deviceIq, entriesSeen, hex, HookedTransport, NS_MLS, NS_MUC_ADMIN, sleep, until, type World, worldPerSuite, xml, type Device, type Element } from "./world.js";
 
 const USERS = [
   ...["alice-1", "bob-1", "carol-1"],
@@ -28,13 +28,7 @@ async function say(w: World, d: Device, room: string, label: string): Promise<{ 
 describe("group rooms over Prosody with the real component", () => {
   let w: World;
 
-  beforeAll(async () => {
-    w = await World.start({ users: USERS });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: USERS }, (x) => (w = x));
 
   it("1. three users create a room, invite and chat: everyone decrypts everyone, with equal epoch authenticators", async () => {
     const [alice, bob, carol] = await Promise.all(["alice-1", "bob-1", "carol-1"].map((u) => w.open(u)));

@@ -5,7 +5,7 @@
 
 import { randomBytes } from "node:crypto";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { groupOptions, makeKeyPackage } from "../../../client/mls-helpers.js";
 import {
@@ -32,7 +32,8 @@ import {
   hex,
   NS_MLS,
   rawIq,
-  World,
+  type World,
+  worldPerSuite,
   xml,
   type Device,
   type Element,
@@ -77,13 +78,7 @@ const say = (w: World, d: Device, room: string, label: string) => w.say(d, room,
 describe("malformed and forged stanzas", () => {
   let w: World;
 
-  beforeAll(async () => {
-    w = await World.start({ users: ["alice-10", "bob-10", "carol-10", "mallory-10"], config: { limits: { maxMessageBytes: MAX_MESSAGE_BYTES } } });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: ["alice-10", "bob-10", "carol-10", "mallory-10"], config: { limits: { maxMessageBytes: MAX_MESSAGE_BYTES } } }, (x) => (w = x));
 
   it("10. each gets its precise error and changes nothing", async () => {
     const [alice, bob, carol] = await Promise.all(["alice-10", "bob-10", "carol-10"].map((u) => w.open(u)));

@@ -4,19 +4,14 @@
 // service that refuses the component, the refused fan-out is re-sent
 // directly, nothing is lost, and the component stops using the service.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { chatThroughService, expectRefusedThenDirect } from "./fanout.js";
-import { World } from "./world.js";
+import { type World, worldPerSuite } from "./world.js";
 
 describe("fan-out through a trusting mod_mls_multicast", () => {
   let w: World;
-  beforeAll(async () => {
-    w = await World.start({ users: ["alice-m", "bob-m", "carol-m", "dave-m"], multicast: "trusted" });
-  }, 120_000);
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: ["alice-m", "bob-m", "carol-m", "dave-m"], multicast: "trusted" }, (x) => (w = x));
 
   it("sends one stanza per message to the service, and every member reads every message", async () => {
     const { members, room, writes } = await chatThroughService(w, ["alice-m", "bob-m", "carol-m", "dave-m"], "mc");
@@ -36,12 +31,7 @@ describe("fan-out through a trusting mod_mls_multicast", () => {
 
 describe("fan-out when mod_mls_multicast refuses the component", () => {
   let w: World;
-  beforeAll(async () => {
-    w = await World.start({ users: ["alice-u", "bob-u", "carol-u"], multicast: "untrusted" });
-  }, 120_000);
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: ["alice-u", "bob-u", "carol-u"], multicast: "untrusted" }, (x) => (w = x));
 
   it("re-sends the refused fan-out directly, loses nothing, and sends directly from then on", async () => {
     await expectRefusedThenDirect(w, ["alice-u", "bob-u", "carol-u"], "mcu");

@@ -4,10 +4,10 @@
 
 import { randomBytes } from "node:crypto";
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { nextStanza, type TestClient } from "../harness/index.js";
-import { b64, entriesSeen, expectMlsError, NS_MLS, NS_MUC, NS_MUC_USER, parseError, rawIq, until, World, xml, type Device, type Element } from "./world.js";
+import { b64, entriesSeen, expectMlsError, NS_MLS, NS_MUC, NS_MUC_USER, parseError, rawIq, until, type World, worldPerSuite, xml, type Device, type Element } from "./world.js";
 
 const FALLBACK = "This message is encrypted with MLS (urn:xmpp:mls:0); your client does not support it.";
 
@@ -24,13 +24,7 @@ async function refused(c: TestClient, to: string, type: string, ...children: Ele
 describe("a plain XMPP client in a channel", () => {
   let w: World;
 
-  beforeAll(async () => {
-    w = await World.start({ users: ["dave-9", "erin-9", "frank-9"] });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: ["dave-9", "erin-9", "frank-9"] }, (x) => (w = x));
 
   it("9. sees the fallback body, its own messages are refused (mls-required) and reach nobody, and the group goes on", async () => {
     const dave = await w.open("dave-9");

@@ -1,21 +1,15 @@
 // Prosody restarted under a running room: the component reconnects by itself,
 // the members' connections come back and rejoin, and the room goes on.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import { reconnectWatch, troubles, until, World, type Device } from "./world.js";
+import { reconnectWatch, troubles, until, type World, worldPerSuite, type Device } from "./world.js";
 
 describe("Prosody restarted under a running room", () => {
   let w: World;
   let crashedRoom: { devs: Device[]; room: string } | undefined;
 
-  beforeAll(async () => {
-    w = await World.start({ users: ["alice-8", "bob-8", "carol-8", "alice-8k", "bob-8k"] });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: ["alice-8", "bob-8", "carol-8", "alice-8k", "bob-8k"] }, (x) => (w = x));
 
   async function round(devs: readonly Device[], room: string, label: string): Promise<Map<Device, string>> {
     const ids = new Map<Device, string>();

@@ -3,7 +3,7 @@
 // decrypt any of it (checked on the raw <mls/> payloads another member
 // received); whatever it sends to the room afterwards is refused.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import { groupOptions } from "../../../client/mls-helpers.js";
 import { ClientStore } from "../../../client/store.js";
@@ -38,7 +38,8 @@ import {
   parseError,
   rawIq,
   until,
-  World,
+  type World,
+  worldPerSuite,
   xml,
   type Device,
   type Element,
@@ -95,13 +96,7 @@ async function rawJoin(c: TestClient, occupant: string, device?: string): Promis
 describe("removal and ban over Prosody with the real component", () => {
   let w: World;
 
-  beforeAll(async () => {
-    w = await World.start({ users: USERS });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: USERS }, (x) => (w = x));
 
   /**
    * Common part of 2 and 3: after `exclude` (remove or ban) of bob, checks

@@ -4,20 +4,14 @@
 // group, and reads nothing sent after; group -> channel: an occupant without
 // an affiliation can join again.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
-import { until, World } from "./world.js";
+import { until, type World, worldPerSuite } from "./world.js";
 
 describe("changing the kind of a bound room", () => {
   let w: World;
 
-  beforeAll(async () => {
-    w = await World.start({ users: ["alice-k", "bob-k", "carol-k"] });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: ["alice-k", "bob-k", "carol-k"] }, (x) => (w = x));
 
   it("channel -> group removes the unaffiliated occupant's device; group -> channel lets it join again", async () => {
     const [alice, bob, carol] = await Promise.all(["alice-k", "bob-k", "carol-k"].map((u) => w.open(u)));

@@ -5,10 +5,10 @@
 // the room, every member drops its state for it, and the JID can be created
 // again from scratch.
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 
 import type { DestroyedEvent, SubjectEvent } from "../../../client/types.js";
-import { until, World, type Device } from "./world.js";
+import { until, type World, worldPerSuite, type Device } from "./world.js";
 
 const subjects = (d: Device, room: string): SubjectEvent[] =>
   d.events.filter((e) => e.name === "subject").map((e) => e.payload as SubjectEvent).filter((e) => e.room === room);
@@ -18,13 +18,7 @@ const destroyed = (d: Device): DestroyedEvent[] => d.events.filter((e) => e.name
 describe("room subject and destruction", () => {
   let w: World;
 
-  beforeAll(async () => {
-    w = await World.start({ users: ["alice-s", "bob-s", "carol-s"] });
-  }, 120_000);
-
-  afterAll(async () => {
-    await w?.dispose();
-  });
+  worldPerSuite({ users: ["alice-s", "bob-s", "carol-s"] }, (x) => (w = x));
 
   it("subject set, refused, sent on join; the room destroyed, dropped by every member, and created again", async () => {
     const [alice, bob, carol] = (await Promise.all(["alice-s", "bob-s", "carol-s"].map((u) => w.open(u)))) as [Device, Device, Device];

@@ -15,7 +15,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { xml, type Element } from "@xmpp/xml";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { pino } from "pino";
 import sqlite3 from "sqlite3";
 
@@ -257,6 +257,21 @@ export class HookedTransport implements Transport {
 }
 
 // ------------------------------------------------------------------ the world
+
+/**
+ * The World of a describe block: started before its tests (`set` receives it)
+ * and disposed after them, also when a test failed.
+ */
+export function worldPerSuite(o: WorldOptions, set: (w: World) => void): void {
+  let w: World | undefined;
+  beforeAll(async () => {
+    w = await World.start(o);
+    set(w);
+  }, 120_000);
+  afterAll(async () => {
+    await w?.dispose();
+  });
+}
 
 export class World {
   /** The XMPP server the users and the component connect to. */
