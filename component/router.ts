@@ -17,7 +17,7 @@
 import type { Logger } from "../config/index.js";
 import { KeyedLock } from "../mapping/keyed-lock.js";
 import { buildErrorReply } from "./xmpp/error-reply.js";
-import { JidError, parseJid, type Jid } from "./xmpp/jid.js";
+import { JidError, parseJidRemembered, type Jid } from "./xmpp/jid.js";
 import { isStanzaError, stanzaError, StanzaError } from "./xmpp/stanza-error.js";
 import { attr, xml, type Element } from "./xmpp/xml.js";
 
@@ -147,7 +147,7 @@ export class Router {
     let from: Jid;
     try {
       if (rawFrom === undefined) throw new JidError("", "missing 'from'");
-      from = parseJid(rawFrom);
+      from = parseJidRemembered(rawFrom);
     } catch (err) {
       // No one to answer: the server stamps 'from', so this is a server bug or a spoof.
       this.log.warn({ from: rawFrom, kind, problem: (err as Error).message }, "dropping a stanza with a missing or malformed 'from'");
@@ -159,7 +159,7 @@ export class Router {
     let to: Jid;
     try {
       if (rawTo === undefined) throw new JidError("", "missing 'to'");
-      to = parseJid(rawTo);
+      to = parseJidRemembered(rawTo);
     } catch (err) {
       await fail(stanzaError("jid-malformed", (err as Error).message), this.options.domain, this.options.domain);
       return;

@@ -361,7 +361,10 @@ export class MlsLayer {
         clientId: attr(stanza, "id"),
       }), this.metrics);
     // Group commit (mapping/ds/log-writer.ts): the room's next stanza is handled while this
-    // message is written; its fan-out follows the write, after the room's earlier ones.
+    // message is written; its fan-out follows the write, after the room's earlier ones. The
+    // copies are serialized now, while the write runs on SQLite's thread; a device bound
+    // meanwhile is not among them and catches up from the store, as one bound just after.
+    const sends = output.fanout.map((f) => this.prepareFanout(f, f.room === room && kind === "channel"));
     void this.inOrder(room, async () => {
       try {
         await stored;
@@ -370,7 +373,7 @@ export class MlsLayer {
         await this.refuseLater(stanza, stanzaError("internal-server-error", "the message could not be stored; send it again"), room);
         return;
       }
-      for (const f of output.fanout) await this.sendFanout(f, f.room === room && kind === "channel");
+      for (const send of sends) await send();
     });
   }
 
@@ -406,7 +409,7 @@ export class MlsLayer {
 
   /** Sends a DS output, each room's part after that room's earlier fan-outs (inOrder). */
   private async deliver(output: DsOutput): Promise<void> {
-    for (const f of output.fanout) await this.inOrder(f.room, () => this.sendFanout(f, false));
+    for (const f of output.fanout) await this.inOrder(f.room, () => this.prepareFanout(f, false)());
     for (const h of output.lowWater) {
       if (h.jid === undefined) continue;
       await this.o.send(
@@ -424,25 +427,42 @@ export class MlsLayer {
     }
   }
 
-  private async sendFanout(f: Fanout, plainOccupants: boolean): Promise<void> {
-    const { occupancy, ds: service } = this.o;
-    if (!f.asWelcome && f.to.length > 0) this.metrics?.accepted.inc({ kind: f.entry.kind });
+  /**
+   * Resolves a fan-out's recipients (the sessions bound now) and, on a
+   * connection that takes raw writes, serializes its copies; the returned
+   * function sends them and advances the reached devices' cursors.
+   */
+  private prepareFanout(f: Fanout, plainOccupants: boolean): () => Promise<void> {
     const build = (to: string) => (f.asWelcome ? welcomeMessage(f.entry, to, { delayed: false }) : entryMessage(f.entry, to, { delayed: false }));
-    const bound = occupancy.jidsByDevice(f.room);
+    const bound = this.o.occupancy.jidsByDevice(f.room);
     const targets = f.to.flatMap((device) => {
       const jids = bound.get(deviceKey(device));
       return jids ? [{ device, jids }] : [];
     });
+    if (!this.o.sendRaw || targets.length === 0) return () => this.sendFanout(f, plainOccupants, build, targets, undefined);
+    // The copies differ only in 'to': serialized once, written at once; or
+    // one stanza to the multicast service, which makes the copies.
+    const copy = copiesFor(build);
+    const jids = targets.flatMap((t) => t.jids);
+    const multicast = jids.length > 1 && this.o.multicast?.jid !== undefined ? this.o.multicast : undefined;
+    const raw = multicast ? multicast.stanzas(build, jids, copy) : jids.map(copy).join("");
+    return () => this.sendFanout(f, plainOccupants, build, targets, raw);
+  }
+
+  private async sendFanout(
+    f: Fanout,
+    plainOccupants: boolean,
+    build: (to: string) => Element,
+    targets: readonly { device: DeviceRef; jids: readonly string[] }[],
+    raw: string | undefined,
+  ): Promise<void> {
+    const { occupancy, ds: service } = this.o;
+    if (!f.asWelcome && f.to.length > 0) this.metrics?.accepted.inc({ kind: f.entry.kind });
     // Devices with no bound session get nothing live, and their cursor stays where it is.
     const reached: DeviceRef[] = [];
-    if (this.o.sendRaw && targets.length > 0) {
-      // The copies differ only in 'to': serialized once, written at once; or
-      // one stanza to the multicast service, which makes the copies.
-      const copy = copiesFor(build);
-      const jids = targets.flatMap((t) => t.jids);
-      const multicast = jids.length > 1 && this.o.multicast?.jid !== undefined ? this.o.multicast : undefined;
+    if (raw !== undefined && this.o.sendRaw) {
       try {
-        await this.o.sendRaw(multicast ? multicast.stanzas(build, jids, copy) : jids.map(copy).join(""));
+        await this.o.sendRaw(raw);
         for (const t of targets) reached.push(t.device);
         this.metrics?.fanout.inc(targets.reduce((n, t) => n + t.jids.length, 0));
       } catch (err) {

@@ -90,6 +90,24 @@ export function parseJid(input: string): Jid {
   return Object.freeze({ local, domain, resource, bare, full: resource ? `${bare}/${resource}` : bare });
 }
 
+const REMEMBERED = 4096;
+const remembered = new Map<string, Jid>();
+
+/**
+ * parseJid for the addresses every stanza carries ('from' and 'to'), which
+ * come again and again: the last 4,096 distinct valid inputs are kept (a Jid
+ * is immutable), so a stanza pays a lookup instead of the checks. Invalid
+ * input is never kept and throws as parseJid does.
+ */
+export function parseJidRemembered(input: string): Jid {
+  const known = remembered.get(input);
+  if (known !== undefined) return known;
+  const jid = parseJid(input);
+  if (remembered.size >= REMEMBERED) remembered.delete(remembered.keys().next().value!);
+  remembered.set(input, jid);
+  return jid;
+}
+
 /** parseJid that returns undefined instead of throwing. */
 export function tryParseJid(input: string | undefined): Jid | undefined {
   if (input === undefined) return undefined;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-import { JidError, parseJid, tryParseJid } from "../../../component/xmpp/jid.js";
+import { JidError, parseJid, parseJidRemembered, tryParseJid } from "../../../component/xmpp/jid.js";
 
 describe("parseJid", () => {
   it("splits and normalises", () => {
@@ -52,5 +52,35 @@ describe("parseJid", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("parseJidRemembered", () => {
+  it("answers as parseJid does, for valid and invalid input, the first time and again", () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom("a@b.org/r", "B@Example.org", "a b@x.org")), { maxLength: 20 }), (inputs) => {
+        for (const s of [...inputs, ...inputs]) {
+          let expected: unknown;
+          try {
+            expected = parseJid(s);
+          } catch (e) {
+            expect(() => parseJidRemembered(s)).toThrow(JidError);
+            expect(() => parseJidRemembered(s)).toThrow((e as Error).message);
+            continue;
+          }
+          expect(parseJidRemembered(s)).toEqual(expected);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("keeps at most 4,096 inputs, and still answers for the ones it dropped", () => {
+    const first = parseJidRemembered("u0@example.org/r");
+    expect(parseJidRemembered("u0@example.org/r")).toBe(first); // kept: the same object
+    for (let i = 1; i <= 5000; i++) parseJidRemembered(`u${i}@example.org/r`);
+    const again = parseJidRemembered("u0@example.org/r");
+    expect(again).not.toBe(first); // dropped, parsed anew
+    expect(again).toEqual(first);
   });
 });
