@@ -91,18 +91,21 @@ export function parseJid(input: string): Jid {
 }
 
 const REMEMBERED = 4096;
+const REMEMBERED_MAX_LENGTH = 256;
 const remembered = new Map<string, Jid>();
 
 /**
  * parseJid for the addresses every stanza carries ('from' and 'to'), which
- * come again and again: the last 4,096 distinct valid inputs are kept (a Jid
- * is immutable), so a stanza pays a lookup instead of the checks. Invalid
- * input is never kept and throws as parseJid does.
+ * come again and again: up to 4,096 distinct valid inputs of at most 256
+ * characters are kept (a Jid is immutable; the oldest is dropped first, so
+ * memory stays at a few MiB whatever peers send), and a stanza pays a lookup
+ * instead of the checks. Invalid input is never kept and throws as parseJid.
  */
 export function parseJidRemembered(input: string): Jid {
   const known = remembered.get(input);
   if (known !== undefined) return known;
   const jid = parseJid(input);
+  if (input.length > REMEMBERED_MAX_LENGTH) return jid;
   if (remembered.size >= REMEMBERED) remembered.delete(remembered.keys().next().value!);
   remembered.set(input, jid);
   return jid;

@@ -83,4 +83,13 @@ describe("parseJidRemembered", () => {
     expect(again).not.toBe(first); // dropped, parsed anew
     expect(again).toEqual(first);
   });
+
+  it("does not keep inputs longer than 256 characters", () => {
+    const long = `${"a".repeat(300)}@example.org/r`;
+    const first = parseJidRemembered(long);
+    expect(parseJidRemembered(long)).not.toBe(first);
+    expect(parseJidRemembered(long)).toEqual(first);
+    const short = `${"b".repeat(200)}@example.org/r`;
+    expect(parseJidRemembered(short)).toBe(parseJidRemembered(short));
+  });
 });
