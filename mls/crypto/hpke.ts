@@ -101,12 +101,27 @@ export class HpkeContext {
   }
 }
 
+/**
+ * Infos that never change once made (the library's shared EncryptContexts,
+ * labels.ts): their info_hash is kept by identity, since a Welcome seals to
+ * every new member, and an UpdatePath to every resolution node, with one
+ * info. Any other info is hashed on every call: a caller may well reuse an
+ * array with new contents.
+ */
+const unchangingInfos = new WeakSet<object>();
+
+/** Marks `info` (and its parts) as never to change, so that HPKE keeps its info_hash by identity. */
+export function keepInfoHash<T extends ByteInput>(info: T): T {
+  unchangingInfos.add(info);
+  return info;
+}
+
 /** HPKE in base mode for one (KEM, KDF, AEAD) triple. */
 export class Hpke implements HpkeFns {
   /** LabeledExtract/Expand with suite_id = "HPKE" || kem_id || kdf_id || aead_id (§5.1). */
   readonly labeled: Labeled;
   private pskIdHashCache: Uint8Array | undefined;
-  /** info_hash of the last info array seen: many seals share one info (see labels.ts). */
+  /** info_hash of the last info marked keepInfoHash: many seals share one info (see labels.ts). */
   private lastInfo: ByteInput | undefined;
   private lastInfoHash: Uint8Array | undefined;
 
@@ -127,8 +142,10 @@ export class Hpke implements HpkeFns {
     let infoHash = this.lastInfo === info ? this.lastInfoHash : undefined;
     if (infoHash === undefined) {
       infoHash = this.labeled.extract(EMPTY, L_INFO_HASH, info);
-      this.lastInfo = info;
-      this.lastInfoHash = infoHash;
+      if (unchangingInfos.has(info)) {
+        this.lastInfo = info;
+        this.lastInfoHash = infoHash;
+      }
     }
     const ksc = concatBytes(new Uint8Array([MODE_BASE]), pskIdHash, infoHash);
     const secret = this.labeled.extract(sharedSecret, L_SECRET, EMPTY);

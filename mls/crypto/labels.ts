@@ -3,6 +3,7 @@ import { utf8Bytes } from "../codec/bytes.js";
 import { withWriter, Writer, type Encoder } from "../codec/writer.js";
 import { fail } from "../errors.js";
 import type { ByteInput, CipherSuite } from "./provider.js";
+import { keepInfoHash } from "./hpke.js";
 
 const EMPTY = new Uint8Array(0);
 const MLS_PREFIX = "MLS 1.0 ";
@@ -129,25 +130,22 @@ export interface LabeledCiphertext {
   readonly ciphertext: Uint8Array;
 }
 
-/**
- * EncryptContext encodings by context identity: a Welcome encrypts to every
- * new member with the whole encrypted GroupInfo as context, and an UpdatePath
- * to every resolution node with one GroupContext. Encoding it once (and the
- * HPKE info hash computed once from it) keeps those O(n), not O(n * size).
- */
-const encryptContexts = new WeakMap<Uint8Array, { readonly label: Label; readonly info: ByteInput }>();
-
+/** EncryptContext = struct { opaque label<V>; opaque context<V>; } with label "MLS 1.0 " + Label (§5.1.3). */
 function encryptContext(label: Label, context: Uint8Array): ByteInput {
-  const hit = encryptContexts.get(context);
-  if (hit !== undefined && hit.label === label) return hit.info;
   // A large context (the encrypted GroupInfo) is passed on in place, after the encoded label and its length.
-  const info =
-    context.length < 4096
-      ? twoOpaques(mlsLabel(label), context)
-      : [new Writer(16 + PREFIX_BYTES.length).opaque(mlsLabel(label)).varint(context.length).finish(), context];
-  encryptContexts.set(context, { label, info });
-  return info;
+  return context.length < 4096
+    ? twoOpaques(mlsLabel(label), context)
+    : [new Writer(16 + PREFIX_BYTES.length).opaque(mlsLabel(label)).varint(context.length).finish(), context];
 }
+
+/**
+ * EncryptContexts of shared contexts, by context identity: a Welcome encrypts
+ * to every new member with the whole encrypted GroupInfo as context, and an
+ * UpdatePath to every resolution node with one GroupContext. Encoding it once
+ * (and the HPKE info hash computed once from it) keeps those O(n), not
+ * O(n * size).
+ */
+const sharedContexts = new WeakMap<Uint8Array, { readonly label: Label; readonly info: ByteInput }>();
 
 /** EncryptWithLabel = SealBase(PublicKey, EncryptContext, "", Plaintext) (§5.1.3). */
 export function encryptWithLabel(
@@ -158,6 +156,29 @@ export function encryptWithLabel(
   plaintext: Uint8Array,
 ): LabeledCiphertext {
   const { enc, ciphertext } = cs.hpke.seal(publicKey, encryptContext(label, context), EMPTY, plaintext);
+  return { kemOutput: enc, ciphertext };
+}
+
+/**
+ * EncryptWithLabel for a context that many encryptions share and whose bytes
+ * never change afterwards (the library's own encoded GroupContext of a
+ * commit, the encrypted GroupInfo of a Welcome): its EncryptContext and HPKE
+ * info hash are computed once and kept by the context array's identity.
+ * With a context that is later changed in place, use encryptWithLabel.
+ */
+export function encryptWithSharedContext(
+  cs: CipherSuite,
+  publicKey: Uint8Array,
+  label: Label,
+  context: Uint8Array,
+  plaintext: Uint8Array,
+): LabeledCiphertext {
+  let shared = sharedContexts.get(context);
+  if (shared === undefined || shared.label !== label) {
+    shared = { label, info: keepInfoHash(encryptContext(label, context)) };
+    sharedContexts.set(context, shared);
+  }
+  const { enc, ciphertext } = cs.hpke.seal(publicKey, shared.info, EMPTY, plaintext);
   return { kemOutput: enc, ciphertext };
 }
 

@@ -3,7 +3,7 @@ import { bytesEqual } from "../codec/bytes.js";
 import { decode } from "../codec/reader.js";
 import { encode, withWriter } from "../codec/writer.js";
 import type { CipherSuite } from "../crypto/provider.js";
-import { decryptWithLabel, encryptWithLabel, refHash, signWithLabelIn, verifyEncodedWithLabel } from "../crypto/labels.js";
+import { decryptWithLabel, encryptWithSharedContext, refHash, signWithLabelIn, verifyEncodedWithLabel } from "../crypto/labels.js";
 import { fail, isMlsError, type MlsErrorCode } from "../errors.js";
 import { encodeGroupContext } from "../messages/group-context.js";
 import { decodeGroupInfo, encodeGroupInfoTBS, groupInfoBytes, keepGroupInfoEncoding, type GroupInfo, type GroupInfoTBS } from "../messages/group-info.js";
@@ -55,7 +55,7 @@ export function encryptGroupSecrets(
   encryptedGroupInfo: Uint8Array,
   groupSecrets: GroupSecrets,
 ): HPKECiphertext {
-  return encryptWithLabel(cs, initKey, "Welcome", encryptedGroupInfo, encode(encodeGroupSecrets, groupSecrets));
+  return encryptWithSharedContext(cs, initKey, "Welcome", encryptedGroupInfo, encode(encodeGroupSecrets, groupSecrets));
 }
 
 /**

@@ -1,6 +1,6 @@
 /** TreeKEM: creating, merging and decrypting UpdatePaths (RFC 9420 §7.4–§7.6). */
 import { bytesEqual, bytesKey } from "../codec/bytes.js";
-import { decryptWithLabel, deriveSecret, encryptWithLabel } from "../crypto/labels.js";
+import { decryptWithLabel, deriveSecret, encryptWithSharedContext } from "../crypto/labels.js";
 import type { CipherSuite, KeyPair } from "../crypto/provider.js";
 import { fail } from "../errors.js";
 import type { HPKECiphertext, UpdatePath, UpdatePathNode } from "../messages/update-path.js";
@@ -80,7 +80,7 @@ export function createUpdatePath(a: CreateUpdatePathArgs): CreatedUpdatePath {
   const nodes: UpdatePathNode[] = fdp.nodes.map((_, k) => {
     const encryptedPathSecret: HPKECiphertext[] = resolution(diff, fdp.copath[k]!, a.excluded).map((r) => {
       const target = diff.node(r)!;
-      return encryptWithLabel(cs, encryptionKeyOf(target), "UpdatePathNode", context, secrets[k]!);
+      return encryptWithSharedContext(cs, encryptionKeyOf(target), "UpdatePathNode", context, secrets[k]!);
     });
     return { encryptionKey: keys[k]!.publicKey, encryptedPathSecret };
   });

@@ -6,6 +6,7 @@ import {
   deriveSecret,
   deriveTreeSecret,
   encryptWithLabel,
+  encryptWithSharedContext,
   expandWithLabel,
   refHash,
   signWithLabel,
@@ -89,6 +90,48 @@ describe.each(PROVIDERS)("labeled helpers ($name)", ({ provider }) => {
       expect(cs.signature.verify(kp.publicKey, labeled("GroupInfoTBS", context), signature)).toBe(true);
       expect(verifyEncodedWithLabel(cs, kp.publicKey, "GroupInfoTBS", (w, c: Uint8Array) => w.raw(c), context, signature)).toBe(true);
       expect(toHex(w.viewSince(0).subarray(0, 1))).toBe("ee");
+    }
+  });
+
+  it("EncryptWithLabel and HPKE follow an array's contents when the caller reuses it with new bytes", () => {
+    const hk = cs.kem.generateKeyPair();
+    const labeled = (label: string, content: Uint8Array) => new Writer(8).opaque(utf8Bytes("MLS 1.0 " + label)).opaque(content).finish();
+    const open = (ct: { kemOutput: Uint8Array; ciphertext: Uint8Array }, info: Uint8Array) =>
+      toHex(cs.hpke.open(hk.privateKey, ct.kemOutput, info, new Uint8Array(0), ct.ciphertext));
+    for (const size of [32, 5000]) {
+      const context = new Uint8Array(size).fill(1);
+      const first = encryptWithLabel(cs, hk.publicKey, "Welcome", context, utf8Bytes("one"));
+      const firstInfo = labeled("Welcome", context);
+      context.fill(2); // the same array, new contents
+      const second = encryptWithLabel(cs, hk.publicKey, "Welcome", context, utf8Bytes("two"));
+      expect(open(second, labeled("Welcome", context))).toBe(toHex(utf8Bytes("two")));
+      expect(toHex(decryptWithLabel(cs, hk.privateKey, "Welcome", context, second.kemOutput, second.ciphertext))).toBe(toHex(utf8Bytes("two")));
+      context.fill(1);
+      expect(toHex(decryptWithLabel(cs, hk.privateKey, "Welcome", context, first.kemOutput, first.ciphertext))).toBe(toHex(utf8Bytes("one")));
+      expect(open(first, firstInfo)).toBe(toHex(utf8Bytes("one")));
+    }
+    // HPKE itself: one info array sealed to, changed in place, sealed to again.
+    const info = new Uint8Array(64).fill(5);
+    const a = cs.hpke.seal(hk.publicKey, info, new Uint8Array(0), utf8Bytes("a"));
+    const infoA = info.slice();
+    info[0] = 6;
+    const b = cs.hpke.seal(hk.publicKey, info, new Uint8Array(0), utf8Bytes("b"));
+    expect(open({ kemOutput: b.enc, ciphertext: b.ciphertext }, info.slice())).toBe(toHex(utf8Bytes("b")));
+    expect(open({ kemOutput: a.enc, ciphertext: a.ciphertext }, infoA)).toBe(toHex(utf8Bytes("a")));
+  });
+
+  it("EncryptWithLabel with a shared context gives what each recipient decrypts, under the label asked for", () => {
+    const recipients = [cs.kem.generateKeyPair(), cs.kem.generateKeyPair(), cs.kem.generateKeyPair()];
+    for (const size of [100, 70000]) {
+      const context = Uint8Array.from({ length: size }, (_, i) => (i * 13) & 0xff);
+      for (const label of ["Welcome", "UpdatePathNode", "Welcome"]) {
+        recipients.forEach((r, i) => {
+          const ct = encryptWithSharedContext(cs, r.publicKey, label, context, utf8Bytes(`${label} ${i}`));
+          expect(toHex(decryptWithLabel(cs, r.privateKey, label, context, ct.kemOutput, ct.ciphertext))).toBe(toHex(utf8Bytes(`${label} ${i}`)));
+          const other = label === "Welcome" ? "UpdatePathNode" : "Welcome";
+          expect(() => decryptWithLabel(cs, r.privateKey, other, context, ct.kemOutput, ct.ciphertext)).toThrow();
+        });
+      }
     }
   });
 });
