@@ -75,12 +75,15 @@ describe("parseJidRemembered", () => {
     );
   });
 
-  it("keeps at most 4,096 inputs, and still answers for the ones it dropped", () => {
+  it("keeps 4,096 inputs, drops the oldest first, and still answers for the ones it dropped", () => {
+    for (let i = 0; i < 4096; i++) parseJidRemembered(`fill${i}@example.org/r`); // a known state: only these
     const first = parseJidRemembered("u0@example.org/r");
     expect(parseJidRemembered("u0@example.org/r")).toBe(first); // kept: the same object
-    for (let i = 1; i <= 5000; i++) parseJidRemembered(`u${i}@example.org/r`);
+    for (let i = 1; i <= 4095; i++) parseJidRemembered(`u${i}@example.org/r`);
+    expect(parseJidRemembered("u0@example.org/r")).toBe(first); // 4,096 kept: u0 and the 4,095 after it
+    parseJidRemembered("u4096@example.org/r");
     const again = parseJidRemembered("u0@example.org/r");
-    expect(again).not.toBe(first); // dropped, parsed anew
+    expect(again).not.toBe(first); // the oldest, dropped: parsed anew
     expect(again).toEqual(first);
   });
 
