@@ -155,8 +155,7 @@ export function encryptWithLabel(
   context: Uint8Array,
   plaintext: Uint8Array,
 ): LabeledCiphertext {
-  const { enc, ciphertext } = cs.hpke.seal(publicKey, encryptContext(label, context), EMPTY, plaintext);
-  return { kemOutput: enc, ciphertext };
+  return sealLabeled(cs, publicKey, encryptContext(label, context), plaintext);
 }
 
 /**
@@ -178,7 +177,12 @@ export function encryptWithSharedContext(
     shared = { label, info: keepInfoHash(encryptContext(label, context)) };
     sharedContexts.set(context, shared);
   }
-  const { enc, ciphertext } = cs.hpke.seal(publicKey, shared.info, EMPTY, plaintext);
+  return sealLabeled(cs, publicKey, shared.info, plaintext);
+}
+
+/** SealBase(PublicKey, info, "", Plaintext) as an MLS HPKECiphertext. */
+function sealLabeled(cs: CipherSuite, publicKey: Uint8Array, info: ByteInput, plaintext: Uint8Array): LabeledCiphertext {
+  const { enc, ciphertext } = cs.hpke.seal(publicKey, info, EMPTY, plaintext);
   return { kemOutput: enc, ciphertext };
 }
 
