@@ -499,8 +499,9 @@ export class TreeDiff implements TreeView {
 
   /** §12.1.3: shrink to 2^d leaves, d smallest with 2^d > rightmost non-blank leaf. */
   truncate(): void {
-    let last = this.leaves - 1;
-    while (last > 0 && this.node(last * 2) === undefined) last--;
+    // The rightmost member comes from the base's kept bound, not a scan of the
+    // blank tail (at 10,000 leaves of 16,384, 6,384 lookups per removal).
+    const last = Math.max(0, this.lastMemberLeaf());
     let n = this.leaves;
     while (n > 1 && n / 2 > last) n /= 2;
     if (n === this.leaves) return;

@@ -1,6 +1,7 @@
 /**
  * The leftmost blank leaf and the rightmost member leaf, which a merged tree
- * carries over from the diff instead of rescanning every leaf (ratchet-tree.ts).
+ * carries over from the diff instead of rescanning every leaf, and the
+ * truncation after a removal, which starts from them (ratchet-tree.ts).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -59,8 +60,17 @@ describe("leaf bounds across merges", () => {
             if (o.kind === "add") d.addLeaf(leaf());
             else if (members.length > 1) {
               const l = members[o.at % members.length]!;
-              if (o.kind === "remove") d.removeLeaf(l);
-              else d.updateLeaf(l, leaf());
+              if (o.kind === "remove") {
+                // §12.1.3: truncation to 2^d leaves, d smallest with 2^d > the rightmost member, from a scan.
+                const before = d.leafCount;
+                d.removeLeaf(l);
+                let last = before - 1;
+                while (last > 0 && d.node(last * 2) === undefined) last--;
+                let width = before;
+                while (width > 1 && width / 2 > last) width /= 2;
+                expect(d.leafCount).toBe(width);
+                expect(d.lastMemberLeaf()).toBe(last);
+              } else d.updateLeaf(l, leaf());
             }
           }
           t.merge(d);
