@@ -99,7 +99,7 @@ export function signWithLabelIn(
   return { signature: cs.signature.sign(privateKey, w.viewSince(start)), contentLength };
 }
 
-/** VerifyWithLabel of content that `enc` encodes, built in place as for signWithLabelIn. */
+/** VerifyWithLabel of content that `enc` encodes, built in place as for signWithLabelIn (`sizeHint`: its expected size). */
 export function verifyEncodedWithLabel<T>(
   cs: CipherSuite,
   publicKey: Uint8Array,
@@ -107,8 +107,9 @@ export function verifyEncodedWithLabel<T>(
   enc: Encoder<T>,
   value: T,
   signature: Uint8Array,
+  sizeHint = 1024,
 ): boolean {
-  return withWriter(1024, (w) => {
+  return withWriter(sizeHint + 64, (w) => {
     w.opaque(mlsLabel(label)).lengthPrefixed(() => enc(w, value));
     return cs.signature.verify(publicKey, w.viewSince(0), signature);
   });

@@ -1,8 +1,8 @@
 /** Content authentication (RFC 9420 §6.1) and the membership tag (§6.2). */
 import { constantTimeEqual } from "../codec/bytes.js";
-import { Writer } from "../codec/writer.js";
+import { withWriter, Writer } from "../codec/writer.js";
 import type { CipherSuite } from "../crypto/provider.js";
-import { signWithLabel, verifyWithLabel } from "../crypto/labels.js";
+import { signWithLabelIn, verifyEncodedWithLabel } from "../crypto/labels.js";
 import { fail } from "../errors.js";
 import type { GroupContext } from "../messages/group-context.js";
 import {
@@ -16,6 +16,12 @@ import {
 } from "./content.js";
 
 const TBS_LABEL = "FramedContentTBS";
+
+// Signing, verifying and the membership tag encode their input into the
+// codec's kept buffer and use it in place (withWriter): a commit's
+// FramedContent can be large (an UpdatePath in a sparse tree of 1,000 leaves
+// carries ~1,000 HPKE ciphertexts, ~80 KiB), and each exact-size copy of it
+// is fresh memory, which costs about as much to touch as to hash.
 
 /** Serialized FramedContentTBS; `context` is required for member and new_member_commit senders (§6.1). */
 export function framedContentTBS(wireFormat: WireFormatName, content: FramedContent, context: GroupContext | undefined): Uint8Array {
@@ -60,7 +66,10 @@ export function signFramedContent(
   content: FramedContent,
   context: GroupContext | undefined,
 ): Uint8Array {
-  return signWithLabel(cs, signaturePrivateKey, TBS_LABEL, framedContentTBS(wireFormat, content, context));
+  return withWriter(
+    sizeHint(content),
+    (w) => signWithLabelIn(cs, signaturePrivateKey, TBS_LABEL, w, () => encodeFramedContentTBS(w, wireFormat, content, context)).signature,
+  );
 }
 
 /**
@@ -98,8 +107,8 @@ export function verifyContentSignature(
   ac: AuthenticatedContent,
   context: GroupContext | undefined,
 ): void {
-  const tbs = framedContentTBS(ac.wireFormat, ac.content, context);
-  if (!verifyWithLabel(cs, signerPublicKey, TBS_LABEL, tbs, ac.auth.signature)) {
+  const tbs = (w: Writer, a: AuthenticatedContent) => encodeFramedContentTBS(w, a.wireFormat, a.content, context);
+  if (!verifyEncodedWithLabel(cs, signerPublicKey, TBS_LABEL, tbs, ac, ac.auth.signature, sizeHint(ac.content))) {
     fail("InvalidSignature", "FramedContentTBS signature does not verify");
   }
 }
@@ -111,10 +120,11 @@ export function membershipTag(
   ac: AuthenticatedContent,
   context: GroupContext | undefined,
 ): Uint8Array {
-  const w = new Writer(sizeHint(ac.content) + ac.auth.signature.length);
-  encodeFramedContentTBS(w, ac.wireFormat, ac.content, context);
-  encodeFramedContentAuthData(w, ac.auth, ac.content.contentType);
-  return cs.hash.mac(membershipKey, w.finish());
+  return withWriter(sizeHint(ac.content) + ac.auth.signature.length, (w) => {
+    encodeFramedContentTBS(w, ac.wireFormat, ac.content, context);
+    encodeFramedContentAuthData(w, ac.auth, ac.content.contentType);
+    return cs.hash.mac(membershipKey, w.viewSince(0));
+  });
 }
 
 /** Throws MlsError("InvalidMembershipTag") unless `tag` is the membership tag of `ac` (constant-time compare). */

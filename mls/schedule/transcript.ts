@@ -1,5 +1,5 @@
 /** Transcript hashes (RFC 9420 §8.2). */
-import { Writer } from "../codec/writer.js";
+import { withWriter, Writer } from "../codec/writer.js";
 import type { CipherSuite } from "../crypto/provider.js";
 import { fail } from "../errors.js";
 import {
@@ -28,12 +28,14 @@ export function confirmedTranscriptHash(
   signature: Uint8Array,
 ): Uint8Array {
   if (content.contentType !== "commit") fail("InvalidValue", "transcript hashes cover commits only");
-  const w = new Writer(framedContentSize(content) + interimBefore.length + signature.length + 16);
-  w.raw(interimBefore);
-  w.u16(WireFormat[wireFormat]);
-  encodeFramedContent(w, content);
-  w.opaque(signature);
-  return cs.hash.digest(w.finish());
+  // Hashed in place in the codec's kept buffer: a commit's content can be large (see framing/auth.ts).
+  return withWriter(framedContentSize(content) + interimBefore.length + signature.length + 16, (w) => {
+    w.raw(interimBefore);
+    w.u16(WireFormat[wireFormat]);
+    encodeFramedContent(w, content);
+    w.opaque(signature);
+    return cs.hash.digest(w.viewSince(0));
+  });
 }
 
 /** interim_transcript_hash_[n] = Hash(confirmed_transcript_hash_[n] || InterimTranscriptHashInput{ MAC confirmation_tag }). */
