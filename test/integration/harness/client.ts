@@ -91,6 +91,9 @@ export async function connectComponent(options: ConnectComponentOptions): Promis
   if (options.reconnectDelayMs !== undefined) xmpp.reconnect.delay = options.reconnectDelayMs;
   try {
     await withTimeout(xmpp.start(), options.timeoutMs ?? 10_000, `component ${options.domain} via ${options.service}`);
+    // As the product's connection (component/connection.ts): no Nagle, so that a write at a
+    // steady rate does not wait for the server's delayed ACK (stanza-cost.ts writes through this).
+    (xmpp as { socket?: { setNoDelay?: (on: boolean) => unknown } }).socket?.setNoDelay?.(true);
   } catch (e) {
     xmpp.reconnect.stop();
     await xmpp.stop().catch(() => undefined);
