@@ -1,6 +1,6 @@
 /** Content authentication (RFC 9420 §6.1) and the membership tag (§6.2). */
 import { constantTimeEqual } from "../codec/bytes.js";
-import { withWriter, Writer } from "../codec/writer.js";
+import { withWriter, type Writer } from "../codec/writer.js";
 import type { CipherSuite } from "../crypto/provider.js";
 import { signWithLabelIn, verifyEncodedWithLabel } from "../crypto/labels.js";
 import { fail } from "../errors.js";
@@ -22,13 +22,6 @@ const TBS_LABEL = "FramedContentTBS";
 // FramedContent can be large (an UpdatePath in a sparse tree of 1,000 leaves
 // carries ~1,000 HPKE ciphertexts, ~80 KiB), and each exact-size copy of it
 // is fresh memory, which costs about as much to touch as to hash.
-
-/** Serialized FramedContentTBS; `context` is required for member and new_member_commit senders (§6.1). */
-export function framedContentTBS(wireFormat: WireFormatName, content: FramedContent, context: GroupContext | undefined): Uint8Array {
-  const w = new Writer(sizeHint(content));
-  encodeFramedContentTBS(w, wireFormat, content, context);
-  return w.finish();
-}
 
 function sizeHint(content: FramedContent): number {
   // FramedContent plus a GroupContext and the auth data.
