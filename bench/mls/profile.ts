@@ -18,8 +18,15 @@
  * calls them, and sets them beside their hot-loop cost (the floor's figures,
  * bench/mls/primitives.ts): how much of the operation is public-key work, and
  * how much slower those calls are amid the rest (cold caches) than in a loop.
+ *
+ *   npx tsx bench/mls/profile.ts --op process --size 10000 --alloc [--callers FN]
+ *
+ * --alloc: V8's sampling heap profiler instead (every 256 bytes, garbage
+ * included): KiB allocated per iteration, by allocating function. Fresh
+ * memory is where the cold-cache cost of --in-situ comes from.
  */
 import { writeFileSync } from "node:fs";
+import type { HeapProfiler } from "node:inspector";
 import { Session } from "node:inspector/promises";
 import { parseArgs } from "node:util";
 import { forgetPrivateKeysByContent } from "../../mls/crypto/native/keys.js";
@@ -45,6 +52,7 @@ const { values: a } = parseArgs({
     callers: { type: "string" },
     depth: { type: "string", default: "4" },
     "in-situ": { type: "boolean", default: false },
+    alloc: { type: "boolean", default: false },
   },
 });
 const cs = nativeProvider.suite(1);
@@ -150,6 +158,7 @@ async function main(): Promise<void> {
   }
   run(); // warm
   if (a["in-situ"]) return inSitu(run, iters);
+  if (a.alloc) return allocations(run, iters);
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
@@ -226,6 +235,57 @@ function inSitu(run: () => void, iters: number): void {
     const ref = 1000 * hotUs[label]!;
     console.log(`  ${label.padEnd(14)} ${(e.calls / iters).toFixed(1).padStart(6)} per op, ${each.toFixed(0).padStart(5)} µs each here, ${ref.toFixed(0).padStart(4)} µs in a hot loop (${(each / ref).toFixed(1)}x)`);
   }
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Bytes allocated per iteration, by function (and, with --callers, by call chain). */
+async function allocations(run: () => void, iters: number): Promise<void> {
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.enable");
+  await session.post("HeapProfiler.startSampling", {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as HeapProfiler.StartSamplingParameterType);
+  measuredLoop(run, iters);
+  const { profile } = (await session.post("HeapProfiler.stopSampling")) as unknown as { profile: { head: HeapNode } };
+  session.disconnect();
+  const self = new Map<string, number>();
+  const callers = new Map<string, number>();
+  let total = 0;
+  const visit = (node: HeapNode, stack: string[], inLoop: boolean): void => {
+    const name = node.callFrame.functionName || "(anonymous)";
+    const here = [...stack, name];
+    const measured = inLoop || name === "measuredLoop";
+    if (measured && node.selfSize > 0) {
+      const file = node.callFrame.url.replace(/^file:\/\//, "").replace(/^.*\/work\/main\//, "");
+      const k = `${name} ${file || "(native)"}`;
+      self.set(k, (self.get(k) ?? 0) + node.selfSize);
+      total += node.selfSize;
+      if (name === a.callers) {
+        const chain = here.slice(-Number(a.depth)).reverse().join(" <- ");
+        callers.set(chain, (callers.get(chain) ?? 0) + node.selfSize);
+      }
+    }
+    for (const c of node.children) visit(c, here, measured);
+  };
+  visit(profile.head, [], false);
+  console.log(`${op} ${n} ${a.shape}: ${iters} iterations, ~${(total / iters / 1024).toFixed(1)} KiB allocated per iteration`);
+  const show = (title: string, m: Map<string, number>) => {
+    console.log(`\n${title} (KiB per iteration)`);
+    [...m]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, Number(a.top))
+      .forEach(([k, v]) => console.log(`${(v / iters / 1024).toFixed(1).padStart(8)}  ${k}`));
+  };
+  show("allocated by", self);
+  if (a.callers) show(`call chains of ${a.callers}`, callers);
 }
 
 /** The loop the summary is restricted to (found by name in each sample's stack). */

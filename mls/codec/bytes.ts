@@ -55,6 +55,8 @@ export function utf8Bytes(s: string): Uint8Array {
 
 /** A string with one char per byte: a cheap Map key for byte strings. */
 export function bytesKey(b: Uint8Array): string {
+  // Keys and hashes (the common case) in one call, without a subarray.
+  if (b.length <= 4096) return String.fromCharCode.apply(null, b as unknown as number[]);
   let s = "";
   for (let i = 0; i < b.length; i += 4096) {
     s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);

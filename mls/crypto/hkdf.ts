@@ -14,8 +14,16 @@ export function makeKdf(hash: HashFns): KdfFns {
       if (!Number.isInteger(length) || length < 0 || length > 255 * nh) {
         fail("InvalidValue", `HKDF-Expand length ${length} (max ${255 * nh})`);
       }
+      if (length === 0) return new Uint8Array(0);
+      if (length <= nh) {
+        // One block, T(1) = HMAC(PRK, info | 0x01): all that MLS's and HPKE's derivations need (L <= Nh).
+        const input = new Uint8Array(info.length + 1);
+        input.set(info, 0);
+        input[info.length] = 1;
+        const t = hash.mac(prk, input);
+        return length === nh ? t : t.slice(0, length);
+      }
       const out = new Uint8Array(length);
-      if (length === 0) return out;
       const input = new Uint8Array(nh + info.length + 1);
       let t: Uint8Array = new Uint8Array(0);
       for (let i = 1, pos = 0; pos < length; i++) {

@@ -1,5 +1,6 @@
 /** The labeled crypto helpers of RFC 9420 §5 and §8, over any CipherSuite. */
 import { utf8Bytes } from "../codec/bytes.js";
+import { varintSize, writeVarint } from "../codec/varint.js";
 import { withWriter, Writer, type Encoder } from "../codec/writer.js";
 import { fail } from "../errors.js";
 import type { ByteInput, CipherSuite } from "./provider.js";
@@ -30,6 +31,27 @@ function mlsLabel(label: Label): Uint8Array {
   return out;
 }
 
+/**
+ * opaque label<V> of "MLS 1.0 " + Label. The RFC's own labels recur in every
+ * epoch (a commit runs ~20 ExpandWithLabel), so string labels are encoded
+ * once; the cache stops growing at LABEL_CACHE entries (exporter labels are
+ * the caller's).
+ */
+const LABEL_CACHE = 64;
+const encodedLabels = new Map<string, Uint8Array>();
+
+function labelOpaque(label: Label): Uint8Array {
+  if (typeof label === "string") {
+    const hit = encodedLabels.get(label);
+    if (hit !== undefined) return hit;
+  }
+  const l = mlsLabel(label);
+  const out = new Uint8Array(varintSize(l.length) + l.length);
+  out.set(l, writeVarint(out, 0, l.length));
+  if (typeof label === "string" && encodedLabels.size < LABEL_CACHE) encodedLabels.set(label, out);
+  return out;
+}
+
 const labelBytes = (label: Label): Uint8Array => (typeof label === "string" ? utf8Bytes(label) : label);
 
 /** RefHash(label, value) = Hash(RefHashInput) (§5.2); `label` is used as given (no "MLS 1.0 " prefix added). */
@@ -46,9 +68,13 @@ export function expandWithLabel(
   length: number,
 ): Uint8Array {
   if (!Number.isInteger(length) || length < 0 || length > 0xffff) fail("InvalidValue", `KDFLabel length ${length}`);
-  const l = mlsLabel(label);
   // struct { uint16 length; opaque label<V>; opaque context<V>; } KDFLabel;
-  const kdfLabel = new Writer(l.length + context.length + 10).u16(length).opaque(l).opaque(context).finish();
+  const l = labelOpaque(label);
+  const kdfLabel = new Uint8Array(2 + l.length + varintSize(context.length) + context.length);
+  kdfLabel[0] = length >>> 8;
+  kdfLabel[1] = length & 0xff;
+  kdfLabel.set(l, 2);
+  kdfLabel.set(context, writeVarint(kdfLabel, 2 + l.length, context.length));
   return cs.kdf.expand(secret, kdfLabel, length);
 }
 

@@ -1,6 +1,6 @@
 /** Parent hashes (RFC 9420 §7.9). */
 import { bytesEqual } from "../codec/bytes.js";
-import { encode } from "../codec/writer.js";
+import { withWriter } from "../codec/writer.js";
 import { fail } from "../errors.js";
 import { isLeaf, leafRange, left, right } from "./math.js";
 import type { Node } from "./node.js";
@@ -16,17 +16,12 @@ export function parentHashValue(
   parentHash: Uint8Array,
   originalSiblingTreeHash: Uint8Array,
 ): Uint8Array {
-  return view.cs.hash.digest(
-    encode(
-      (w, _: null) => {
-        w.opaque(encryptionKey);
-        w.opaque(parentHash);
-        w.opaque(originalSiblingTreeHash);
-      },
-      null,
-      256,
-    ),
-  );
+  return withWriter(256, (w) => {
+    w.opaque(encryptionKey);
+    w.opaque(parentHash);
+    w.opaque(originalSiblingTreeHash);
+    return view.cs.hash.digest(w.viewSince(0));
+  });
 }
 
 /**

@@ -8,7 +8,7 @@
  * it changes (tree hashes, key indices and node writes are incremental).
  */
 import { bytesEqual, bytesKey } from "../codec/bytes.js";
-import { encode, type Writer } from "../codec/writer.js";
+import { withWriter, type Writer } from "../codec/writer.js";
 import type { CipherSuite } from "../crypto/provider.js";
 import { fail } from "../errors.js";
 import { encodeLeafNode, type LeafNode } from "./leaf-node.js";
@@ -116,7 +116,11 @@ export function hashTreeNode(
   leftHash?: Uint8Array,
   rightHash?: Uint8Array,
 ): Uint8Array {
-  return cs.hash.digest(encode((w, _: null) => hashInput(w, i, n, leftHash, rightHash), null, 512));
+  // Hashed where it was encoded: the input is not kept.
+  return withWriter(512, (w) => {
+    hashInput(w, i, n, leftHash, rightHash);
+    return cs.hash.digest(w.viewSince(0));
+  });
 }
 
 function nodeMatchesKey(n: Node | undefined, key: Uint8Array): boolean {

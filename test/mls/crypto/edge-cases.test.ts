@@ -262,6 +262,10 @@ describe.each(PROVIDERS)("edge cases ($name)", ({ provider, prims }) => {
       expect(toHex(cs.kdf.expand(prk3, E, 42))).toBe(
         "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
       );
+      // One block (L <= Nh, the path every MLS derivation takes) is the prefix of the longer output.
+      const okm1 = "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf";
+      for (const l of [1, 12, 16, 31, 32]) expect(toHex(cs.kdf.expand(prk1, fromHex("f0f1f2f3f4f5f6f7f8f9"), l))).toBe(okm1.slice(0, 2 * l));
+      expect(cs.kdf.expand(prk1, E, 0)).toHaveLength(0);
       expect(code(() => cs.kdf.expand(prk3, E, 255 * 32 + 1))).toBe("InvalidValue");
       expect(cs.kdf.expand(prk3, E, 255 * 32)).toHaveLength(255 * 32);
     });
