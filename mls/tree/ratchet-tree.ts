@@ -524,5 +524,8 @@ export class TreeDiff implements TreeView {
     this.leaves = n;
     const width = nodeWidth(n);
     for (const i of [...this.changes.keys()]) if (i >= width) this.changes.delete(i);
+    // Their hashes go too: were the tree to grow again within this diff
+    // (Remove then Add, §12.3), those nodes come back blank, not as they were.
+    for (const i of [...this.hashCache.keys()]) if (i >= width) this.hashCache.delete(i);
   }
 }
