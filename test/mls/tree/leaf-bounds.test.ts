@@ -6,26 +6,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { nativeProvider } from "../../../mls/crypto/native/index.js";
-import type { LeafNode } from "../../../mls/tree/leaf-node.js";
 import { RatchetTree } from "../../../mls/tree/ratchet-tree.js";
+import { unvalidatedLeaf as leaf } from "./unvalidated-leaf.js";
 
 const cs = nativeProvider.suite(1);
-let serial = 0;
-/** Only what the tree indexes: distinct keys (the tree is not validated here). */
-function leaf(): LeafNode {
-  serial++;
-  const key = new Uint8Array(32);
-  new DataView(key.buffer).setUint32(0, serial);
-  return {
-    encryptionKey: key,
-    signatureKey: key.map((b, i) => (i === 31 ? 1 : b)),
-    credential: { type: "basic", identity: key },
-    capabilities: { versions: [1], cipherSuites: [1], extensions: [], proposals: [], credentials: [1] },
-    leafNodeSource: "update",
-    extensions: [],
-    signature: new Uint8Array(64),
-  } as LeafNode;
-}
 
 function scan(t: RatchetTree): { firstBlank: number; lastMember: number } {
   let firstBlank = 0;

@@ -8,30 +8,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { toHex } from "../../../mls/codec/bytes.js";
 import { nativeProvider } from "../../../mls/crypto/native/index.js";
-import type { LeafNode } from "../../../mls/tree/leaf-node.js";
 import { isLeaf, left, nodeWidth, right, root } from "../../../mls/tree/math.js";
 import { hashTreeNode, RatchetTree, type TreeView } from "../../../mls/tree/ratchet-tree.js";
+import { distinctKey as key, unvalidatedLeaf as leaf } from "./unvalidated-leaf.js";
 
 const cs = nativeProvider.suite(1);
-let serial = 0;
-function key(): Uint8Array {
-  const k = new Uint8Array(32);
-  new DataView(k.buffer).setUint32(0, ++serial);
-  return k;
-}
-/** Only what the tree hashes and indexes (the tree is not validated here). */
-function leaf(): LeafNode {
-  const k = key();
-  return {
-    encryptionKey: k,
-    signatureKey: k.map((b, i) => (i === 31 ? 1 : b)),
-    credential: { type: "basic", identity: k },
-    capabilities: { versions: [1], cipherSuites: [1], extensions: [], proposals: [], credentials: [1] },
-    leafNodeSource: "update",
-    extensions: [],
-    signature: new Uint8Array(64),
-  } as LeafNode;
-}
 
 /** TreeHash (§7.8) from the nodes alone, no cache. */
 function freshHash(v: TreeView, i: number): string {
