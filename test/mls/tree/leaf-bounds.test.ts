@@ -6,8 +6,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { nativeProvider } from "../../../mls/crypto/native/index.js";
-import { RatchetTree } from "../../../mls/tree/ratchet-tree.js";
-import { unvalidatedLeaf as leaf } from "./unvalidated-leaf.js";
+import type { RatchetTree } from "../../../mls/tree/ratchet-tree.js";
+import { treeOfLeaves, unvalidatedLeaf as leaf } from "./unvalidated-leaf.js";
 
 const cs = nativeProvider.suite(1);
 
@@ -30,10 +30,7 @@ describe("leaf bounds across merges", () => {
   it("property: equal a full scan after every merge of adds, removes and updates", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.array(fc.array(op, { minLength: 1, maxLength: 5 }), { maxLength: 25 }), (start, commits) => {
-        let t = RatchetTree.withCreator(cs, leaf());
-        const grow = t.diff();
-        for (let i = 1; i < start; i++) grow.addLeaf(leaf());
-        t.merge(grow);
+        let t = treeOfLeaves(cs, start);
         for (const ops of commits) {
           // The bounds are known before the merge (the diff asks for one), so the merge updates them.
           t.firstBlankLeaf();

@@ -2,7 +2,9 @@
  * Leaf nodes for tests of the tree's own bookkeeping (hashes, indexes,
  * bounds): distinct keys and nothing else a validator would look at.
  */
+import type { CipherSuite } from "../../../mls/crypto/provider.js";
 import type { LeafNode } from "../../../mls/tree/leaf-node.js";
+import { RatchetTree } from "../../../mls/tree/ratchet-tree.js";
 
 let serial = 0;
 
@@ -25,4 +27,13 @@ export function unvalidatedLeaf(): LeafNode {
     extensions: [],
     signature: new Uint8Array(64),
   } as LeafNode;
+}
+
+/** A tree of `n` (>= 1) such leaves, all members, merged from one diff. */
+export function treeOfLeaves(cs: CipherSuite, n: number): RatchetTree {
+  const t = RatchetTree.withCreator(cs, unvalidatedLeaf());
+  const grow = t.diff();
+  for (let i = 1; i < n; i++) grow.addLeaf(unvalidatedLeaf());
+  t.merge(grow);
+  return t;
 }
