@@ -73,6 +73,8 @@ interface Options {
   multicast: boolean;
   /** Prosody's network_settings.opportunistic_writes (server_epoll writes at once, not on the next loop turn), for both systems. */
   opportunisticWrites: boolean;
+  /** mod_mls_multicast's multicast_write_at_once (each copy written as it is routed); false: on Prosody's next loop turn. */
+  multicastWriteAtOnce: boolean;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -92,6 +94,7 @@ function parseOptions(argv: readonly string[]): Options {
     profileDir: undefined,
     multicast: true,
     opportunisticWrites: false,
+    multicastWriteAtOnce: true,
   };
   let quick = false;
   const explicit = new Set<string>();
@@ -120,6 +123,7 @@ function parseOptions(argv: readonly string[]): Options {
       case "--profile": o.profileDir = path.resolve(argv[++i] ?? "bench-profile"); break;
       case "--no-multicast": o.multicast = false; break;
       case "--opportunistic-writes": o.opportunisticWrites = true; break;
+      case "--multicast-loop-writes": o.multicastWriteAtOnce = false; break;
       case "-h":
       case "--help":
         process.stdout.write(
@@ -128,6 +132,7 @@ function parseOptions(argv: readonly string[]): Options {
             "                            [--profile DIR]   (V8 CPU profile of the component, written at its exit)\n" +
             "                            [--no-multicast]  (fan-out without Prosody's mod_mls_multicast: one stanza per device)\n" +
             "                            [--opportunistic-writes]  (Prosody writes to a socket at once, not on its next loop turn; both systems)\n" +
+            "                            [--multicast-loop-writes]  (mod_mls_multicast leaves its copies to Prosody's next loop turn)\n" +
             "--low-rate R: also a steady phase at R msg/s (min(messages, 10 s) messages) where neither system saturates; 0: none.\n" +
             "--rounds K: each measured pattern K times, both systems each time in alternating order; goals use the median ratio.\n" +
             "--quick: 300 messages, 1 round and 1,000 idle rooms unless given.\n",
@@ -380,6 +385,7 @@ async function main(): Promise<number> {
   const prosody = await startProsody({
     muc: true,
     multicast: opts.multicast,
+    multicastWriteAtOnce: opts.multicastWriteAtOnce,
     ...(opts.opportunisticWrites ? { extraConfig: "network_settings = { opportunistic_writes = true }" } : {}),
   });
   log(`Prosody on 127.0.0.1:${prosody.c2sPort}; component ${prosody.componentDomain}; MUC ${prosody.mucDomain}`);
@@ -427,7 +433,8 @@ async function main(): Promise<number> {
     log("");
     log(`One room, ${opts.members} member connections, ${opts.messages} messages of ${opts.size} bytes of text ` +
       `(MLS payload ${throughput.payloadBytes} base64 chars; plain bodies as long)` +
-      (opts.opportunisticWrites ? "; Prosody with network_settings.opportunistic_writes" : ""));
+      (opts.opportunisticWrites ? "; Prosody with network_settings.opportunistic_writes" : "") +
+      (opts.multicast && !opts.multicastWriteAtOnce ? "; mod_mls_multicast writing on the loop turn" : ""));
     log("");
     log("| pattern | system | complete | msg/s | stanzas/s | p50 ms | p90 ms | p99 ms | max ms | CPU s prosody / component / bench | Prosody µs per delivery |");
     log("|---|---|---|---|---|---|---|---|---|---|---|");

@@ -58,6 +58,8 @@ export interface StartProsodyOptions {
   multicast?: boolean | string;
   /** The components the multicast service trusts. Default: the bridge's component only. */
   multicastTrusted?: readonly string[];
+  /** The multicast service's `multicast_write_at_once` (copies written as routed). Default: the module's default (true). */
+  multicastWriteAtOnce?: boolean;
   /** Enable s2s on a free loopback port (no TLS, dialback). Default false: no s2s listener. */
   s2s?: boolean;
   /** Allow in-band registration (XEP-0077). Default false. */
@@ -340,7 +342,12 @@ class ProsodyInstance extends ServerInstance<Run> implements ProsodyHandle {
         ? ["", `Component ${q(this.mucDomain)} "muc"`, "  muc_room_locking = false", "  restrict_room_creation = false"]
         : []),
       ...(this.multicastDomain
-        ? ["", `Component ${q(this.multicastDomain)} "mls_multicast"`, `  multicast_trusted_components = { ${(o.multicastTrusted ?? [this.componentDomain]).map(q).join(", ")} }`]
+        ? [
+            "",
+            `Component ${q(this.multicastDomain)} "mls_multicast"`,
+            `  multicast_trusted_components = { ${(o.multicastTrusted ?? [this.componentDomain]).map(q).join(", ")} }`,
+            ...(o.multicastWriteAtOnce === undefined ? [] : [`  multicast_write_at_once = ${o.multicastWriteAtOnce ? "true" : "false"}`]),
+          ]
         : []),
       "",
     ];

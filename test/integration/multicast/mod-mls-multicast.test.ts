@@ -3,6 +3,8 @@
 // anyone else, or a malformed request, gets a precise error and nothing is
 // delivered (XEP-0033 §4.5, §4.6.3, §8).
 
+import { readFile } from "node:fs/promises";
+
 import { xml } from "@xmpp/client";
 import type { Element } from "@xmpp/xml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +25,54 @@ const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 
 const withPayload = (text: string) => (s: Element) => s.is("message") && s.getChildText("payload", "urn:example:test") === text;
 const errorOf = (s: Element) => s.getChild("error")?.getChildElements()[0]?.name;
+
+/** The payloads `client` receives that start with `prefix`, in arrival order, until `count` have come. */
+function payloadsOf(client: TestClient, prefix: string, count: number, timeoutMs = 10_000): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const seen: string[] = [];
+    const onStanza = (s: Element) => {
+      const text = s.is("message") ? s.getChildText("payload", "urn:example:test") : null;
+      if (text === null || !text.startsWith(prefix)) return;
+      seen.push(text);
+      if (seen.length < count) return;
+      clearTimeout(timer);
+      client.removeListener("stanza", onStanza);
+      resolve(seen);
+    };
+    const timer = setTimeout(() => {
+      client.removeListener("stanza", onStanza);
+      reject(new Error(`${seen.length} of ${count} '${prefix}' payloads within ${timeoutMs} ms`));
+    }, timeoutMs);
+    client.on("stanza", onStanza);
+  });
+}
+
+const compactTo = (service: string, id: string, text: string, list: string) =>
+  xml(
+    "message",
+    { from: "room@mls.localhost/nick", to: service, type: "groupchat", id },
+    xml("payload", { xmlns: "urn:example:test" }, text),
+    xml("addresses", { xmlns: NS_COMPACT }, list),
+  );
+
+/**
+ * A burst (stanzas back to back: their copies are left to Prosody's loop)
+ * then lone stanzas (copies written as routed, unless the option is off):
+ * every recipient gets every copy once, in the order sent.
+ */
+async function burstThenLone(component: TestComponent, service: string, recipients: readonly [TestClient, string][], prefix: string) {
+  const burst = 40;
+  const lone = 4;
+  const sent = Array.from({ length: burst + lone }, (_, i) => `${prefix}-${i}`);
+  const list = recipients.map(([, jid]) => jid).join("\n");
+  const got = recipients.map(([client]) => payloadsOf(client, `${prefix}-`, sent.length));
+  await Promise.all(sent.slice(0, burst).map((text) => component.send(compactTo(service, text, text, list))));
+  for (const text of sent.slice(burst)) {
+    await new Promise((r) => setTimeout(r, 30));
+    await component.send(compactTo(service, text, text, list));
+  }
+  for (const payloads of await Promise.all(got)) expect(payloads).toEqual(sent);
+}
 
 describe("mod_mls_multicast (XEP-0033 multicast for the bridge)", () => {
   let prosody: ProsodyHandle;
@@ -107,13 +157,7 @@ describe("mod_mls_multicast (XEP-0033 multicast for the bridge)", () => {
     await expect(toAlice).rejects.toThrow(/no matching stanza/);
   });
 
-  const compact = (id: string, text: string, list: string, from = "room@mls.localhost/nick") =>
-    xml(
-      "message",
-      { from, to: service, type: "groupchat", id },
-      xml("payload", { xmlns: "urn:example:test" }, text),
-      xml("addresses", { xmlns: NS_COMPACT }, list),
-    );
+  const compact = (id: string, text: string, list: string) => compactTo(service, id, text, list);
 
   it("delivers the compact form (one JID per line) to every line, without the list", async () => {
     const got = [alice, bob, carol].map((c) => nextStanza(c, withPayload("compact")));
@@ -135,6 +179,11 @@ describe("mod_mls_multicast (XEP-0033 multicast for the bridge)", () => {
     expect(e.attrs["from"]).toBe(service);
     for (const w of watchers) await expect(w).rejects.toThrow(/no matching stanza/);
   };
+
+  it("writes copies as routed outside bursts by default, and delivers a burst and lone stanzas once each, in order", async () => {
+    expect(await readFile(prosody.logFile, "utf8")).toMatch(/copies written as they are routed outside bursts/);
+    await burstThenLone(component, service, [[alice, "alice@localhost/r1"], [bob, "bob@localhost/r1"], [carol, "carol@localhost/r1"]], "order");
+  });
 
   it("refuses senders that are not a trusted component (forbidden)", async () => {
     const stanza = multicast("c1", "from a client", [address("bcc", "bob@localhost/r1")]);
@@ -165,5 +214,39 @@ describe("mod_mls_multicast (XEP-0033 multicast for the bridge)", () => {
     const stanza = compact("c8", "compact from a client", "bob@localhost/r1");
     delete stanza.attrs["from"];
     await refused(alice, stanza, "forbidden");
+  });
+});
+
+describe("mod_mls_multicast with multicast_write_at_once = false", () => {
+  let prosody: ProsodyHandle;
+  let component: TestComponent;
+  let clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    prosody = await startProsody({ multicast: true, multicastWriteAtOnce: false });
+    await prosody.createUsers(["dave", "erin"].map((u) => ({ username: u, password: `${u}-pw` })));
+    clients = await Promise.all(
+      ["dave", "erin"].map((u) =>
+        connectClient({ service: prosody.c2sService, domain: prosody.host, username: u, password: `${u}-pw`, resource: "r1" }),
+      ),
+    );
+    await Promise.all(clients.map((c) => c.send(xml("presence"))));
+    component = await connectComponent({ service: prosody.componentService, domain: prosody.componentDomain, secret: prosody.componentSecret });
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of [...clients, component]) {
+      if (!c) continue;
+      c.reconnect.stop();
+      await c.stop().catch(() => undefined);
+    }
+    await prosody?.stop();
+  });
+
+  it("says so at load and leaves every copy to Prosody's loop, delivering all in order", async () => {
+    const log = await readFile(prosody.logFile, "utf8");
+    expect(log).toMatch(/copies written on the next loop turn/);
+    expect(log).not.toMatch(/copies written as they are routed/);
+    await burstThenLone(component, prosody.multicastDomain!, [[clients[0]!, "dave@localhost/r1"], [clients[1]!, "erin@localhost/r1"]], "loop");
   });
 });
