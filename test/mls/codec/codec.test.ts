@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  checkRatchetTreeShape,
   decode,
   decodeCapabilities,
   decodeCommit,
@@ -457,6 +458,25 @@ describe("encode/decode round trips of random structures", () => {
       fc.property(ratchetTree, fc.integer({ min: 1, max: 4 }), (nodes, blanks) => {
         const padded = [...nodes, ...Array<undefined>(blanks).fill(undefined)];
         expect(hex(encode(encodeRatchetTree, padded))).toBe(hex(encode(encodeRatchetTree, nodes)));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("a received tree that ends in a blank node decodes, and §12.4.3.3's check rejects it", () => {
+    fc.assert(
+      fc.property(ratchetTree, fc.integer({ min: 1, max: 4 }), (nodes, blanks) => {
+        const b = encode(encodeRatchetTree, nodes);
+        // The same vector with `blanks` more absent optionals (one 0 byte each), its length prefix grown to match.
+        const prefix = 1 << (b[0]! >> 6); // §2.1.2: the top two bits give the varint's size
+        const body = Uint8Array.from([...b.subarray(prefix), ...Array<number>(blanks).fill(0)]);
+        const w = new Writer();
+        w.varint(body.length);
+        const padded = Uint8Array.from([...w.finish(), ...body]);
+        const decoded = decode(decodeRatchetTree, padded);
+        expect(decoded.length).toBe(nodes.length + blanks);
+        expect(code(() => checkRatchetTreeShape(decoded))).toBe("InvalidTree");
+        expect(decoded.slice(0, nodes.length)).toEqual(decode(decodeRatchetTree, b));
       }),
       { numRuns: 50 },
     );

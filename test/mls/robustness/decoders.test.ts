@@ -6,6 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  checkRatchetTreeShape,
   decode,
   decodeAuthenticatedContent,
   decodeCapabilities,
@@ -184,6 +185,13 @@ describe("decoders on random bytes", () => {
   });
 });
 
+/** A ratchet tree as a receiver takes it: decoded, then shape-checked (§12.4.3.3). */
+const receivedRatchetTree: Decoder<unknown> = (r) => {
+  const nodes = decodeRatchetTree(r);
+  checkRatchetTreeShape(nodes);
+  return nodes;
+};
+
 describe("decoders on mutated real encodings", () => {
   const corpus = buildCorpus();
   const typed: [string, Decoder<unknown>, Encoder<never>, Uint8Array[]][] = [
@@ -191,7 +199,9 @@ describe("decoders on mutated real encodings", () => {
     ["Commit", decodeCommit, encodeCommit as Encoder<never>, [corpus.commit]],
     ["Proposal", decodeProposal, encodeProposal as Encoder<never>, corpus.proposals],
     ["KeyPackage", decodeKeyPackage, encodeKeyPackage as Encoder<never>, [corpus.keyPackage]],
-    ["RatchetTree", decodeRatchetTree, encodeRatchetTree as Encoder<never>, [corpus.ratchetTree]],
+    // The tree's decoder is syntax only; a receiver then applies §12.4.3.3 (no
+    // trailing blank node, which the encoder strips), and only that tree is canonical.
+    ["RatchetTree", receivedRatchetTree, encodeRatchetTree as Encoder<never>, [corpus.ratchetTree]],
     ["GroupInfo", decodeGroupInfo, encodeGroupInfo as Encoder<never>, [corpus.groupInfo]],
     ["Welcome", decodeWelcome, encodeWelcome as Encoder<never>, [corpus.welcome]],
     ["GroupSecrets", decodeGroupSecrets, encodeGroupSecrets as Encoder<never>, corpus.groupSecrets],
