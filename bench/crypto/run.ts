@@ -4,7 +4,6 @@
  * "warm" reuses the same private-key array (the native provider caches its
  * KeyObject); "cold" passes a fresh copy each time (key import included).
  */
-import { parseArgs } from "node:util";
 import { createKem } from "../../mls/crypto/hpke.js";
 import { nativeProvider } from "../../mls/crypto/native/index.js";
 import { nativePrimitives } from "../../mls/crypto/native/primitives.js";
@@ -13,12 +12,17 @@ import { noblePrimitives } from "../../mls/crypto/noble/primitives.js";
 import type { CryptoProvider } from "../../mls/crypto/provider.js";
 import type { Primitives } from "../../mls/crypto/primitives.js";
 import { suiteParams } from "../../mls/crypto/suites.js";
+import { parseToolArgs, usageError } from "../cli.js";
 
-const { values } = parseArgs({
+const USAGE = "usage: npx tsx bench/crypto/run.ts [--ms 300] [--suites 1,2,3,4,5,6,7]   (time per call of each primitive, both providers)";
+const values = parseToolArgs("bench:crypto", USAGE, {
   options: { ms: { type: "string", default: "300" }, suites: { type: "string", default: "1,2,3,4,5,6,7" } },
 });
 const budgetMs = Number(values.ms);
-const suites = values.suites!.split(",").map(Number);
+const suites = values.suites.split(",").map(Number);
+if (!(budgetMs > 0) || suites.some((s) => !Number.isInteger(s) || s < 1 || s > 7)) {
+  usageError("bench:crypto", "--ms takes a positive number, --suites the suite numbers 1 to 7", USAGE);
+}
 
 /** Mean microseconds per call of `f`, run for about `budgetMs`. */
 function time(f: () => unknown): number {

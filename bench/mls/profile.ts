@@ -28,9 +28,9 @@
 import { writeFileSync } from "node:fs";
 import type { HeapProfiler } from "node:inspector";
 import { Session } from "node:inspector/promises";
-import { parseArgs } from "node:util";
 import { forgetPrivateKeysByContent } from "../../mls/crypto/native/keys.js";
 import { nativeProvider, type Group } from "../../mls/node.js";
+import { parseToolArgs, usageError } from "../cli.js";
 import { loadCheck, type VectorFile } from "../../test/vectors/checks/index.js";
 import { loadVectorFile } from "../../test/vectors/load.js";
 import { encodeMsg, prepare, type Member, type Shape } from "./fixture.js";
@@ -38,7 +38,12 @@ import { oursImpl } from "./ours.js";
 import { measurePrimitives } from "./primitives.js";
 import { setupMembers, type MemberInput, type ScenarioInput } from "./scenario.js";
 
-const { values: a } = parseArgs({
+const USAGE =
+  "usage: npx tsx bench/mls/profile.ts [--op process] [--size 1000] [--shape full|sparse] [--iters N] [--out FILE.cpuprofile] [--top 30]\n" +
+  "         [--callers FN [--depth 4]] [--interval 100] [--in-situ | --alloc]\n" +
+  "       npx tsx bench/mls/profile.ts --op vectors --file treekem.json [--suite 5]\n" +
+  "ops: create, process, add-create, add-process, remove-create, remove-process, join, protect, unprotect, vectors";
+const a = parseToolArgs("profile", USAGE, {
   options: {
     size: { type: "string", default: "1000" },
     shape: { type: "string", default: "full" },
@@ -55,9 +60,13 @@ const { values: a } = parseArgs({
     alloc: { type: "boolean", default: false },
   },
 });
+const OPS = ["create", "process", "add-create", "add-process", "remove-create", "remove-process", "join", "protect", "unprotect", "vectors"];
 const cs = nativeProvider.suite(1);
 const n = Number(a.size);
-const op = a.op!;
+const op = a.op;
+if (!OPS.includes(op)) usageError("profile", `unknown op ${op}`, USAGE);
+if (!Number.isInteger(n) || n < 8) usageError("profile", "--size takes an integer >= 8", USAGE);
+if (a.shape !== "full" && a.shape !== "sparse") usageError("profile", "--shape takes full or sparse", USAGE);
 
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];

@@ -19,8 +19,8 @@
  */
 import { fork } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
-import { parseArgs } from "node:util";
 import { nativeProvider } from "../../mls/node.js";
+import { parseToolArgs, usageError } from "../cli.js";
 import { directPath, copath, isAncestorOrSelf, leafRange } from "../../mls/tree/math.js";
 import { prepare, decodeMsg, type Member, type Prepared, type Shape } from "./fixture.js";
 import { oursImpl } from "./ours.js";
@@ -28,7 +28,11 @@ import { describeFloor, floorMs, measurePrimitives, type FloorCount, type Primit
 import { median, OPS, runScenario, type MemberInput, type OpName, type OpResult, type ScenarioArtifacts, type ScenarioInput } from "./scenario.js";
 import { runVectorRow, type VectorRow } from "./vectors.js";
 
-const { values: args } = parseArgs({
+const USAGE =
+  "usage: npm run bench:mls -- [--sizes 100,1000,10000] [--shapes sparse,full] [--quick] [--json] [--no-vectors] [--no-ts-mls]\n" +
+  "         [--ts-kill-s 150]   stop ts-mls when one step runs longer (below 10,000 members)\n" +
+  "         [--ts-patient]      at 10,000 members too (default there: stop after 90 s, report as skipped past 60 s)";
+const args = parseToolArgs("bench:mls", USAGE, {
   options: {
     sizes: { type: "string" },
     shapes: { type: "string", default: "sparse,full" },
@@ -38,24 +42,14 @@ const { values: args } = parseArgs({
     "no-ts-mls": { type: "boolean", default: false },
     "ts-kill-s": { type: "string", default: "150" },
     "ts-patient": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
 });
-if (args.help) {
-  console.log(
-    "usage: npm run bench:mls -- [--sizes 100,1000,10000] [--shapes sparse,full] [--quick] [--json] [--no-vectors] [--no-ts-mls]\n" +
-      "         [--ts-kill-s 150]   stop ts-mls when one step runs longer (below 10,000 members)\n" +
-      "         [--ts-patient]      at 10,000 members too (default there: stop after 90 s, report as skipped past 60 s)",
-  );
-  process.exit(0);
-}
 const quick = args.quick;
 const sizes = (args.sizes ?? (quick ? "100,1000" : "100,1000,10000")).split(",").map((s) => Number(s.trim()));
 const shapes = args.shapes.split(",").map((s) => s.trim()) as Shape[];
 if (sizes.some((n) => !Number.isInteger(n) || n < 8) || shapes.some((s) => s !== "sparse" && s !== "full")) {
-  console.error("bench:mls: --sizes takes integers >= 8, --shapes sparse and/or full");
-  process.exit(2);
+  usageError("bench:mls", "--sizes takes integers >= 8, --shapes sparse and/or full", USAGE);
 }
 const killMs = Number(args["ts-kill-s"]) * 1000;
 /** A single run above this stops that operation's repetitions (and, at 10,000 members, is reported as skipped for ts-mls). */

@@ -48,6 +48,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { startProsody, type ProsodyHandle } from "../../test/integration/harness/index.js";
+import { usageError } from "../cli.js";
 import { procCpuMs, procRss, startComponentProcess, type ComponentProcess, type MemReport } from "./component.js";
 import { phaseStats, runPhase, type PhaseStats } from "./measure.js";
 import { populateRooms, touchRooms } from "./memory.js";
@@ -77,6 +78,17 @@ interface Options {
   multicastWriteAtOnce: boolean;
 }
 
+const USAGE =
+  "usage: npm run bench:room -- [--members 100] [--messages 1000] [--rate 50] [--low-rate 20] [--size 100] [--rounds 3] [--rooms 10000]\n" +
+  "                            [--room-members 10] [--sample 5] [--quick] [--json] [--skip-throughput] [--skip-memory]\n" +
+  "                            [--profile DIR]   (V8 CPU profile of the component, written at its exit)\n" +
+  "                            [--no-multicast]  (fan-out without Prosody's mod_mls_multicast: one stanza per device)\n" +
+  "                            [--opportunistic-writes]  (Prosody writes to a socket at once, not on its next loop turn; both systems)\n" +
+  "                            [--multicast-loop-writes]  (mod_mls_multicast leaves its copies to Prosody's next loop turn)\n" +
+  "--low-rate R: also a steady phase at R msg/s (min(messages, 10 s) messages) where neither system saturates; 0: none.\n" +
+  "--rounds K: each measured pattern K times, both systems each time in alternating order; goals use the median ratio.\n" +
+  "--quick: 300 messages, 1 round and 1,000 idle rooms unless given.";
+
 function parseOptions(argv: readonly string[]): Options {
   const o: Options = {
     members: 100,
@@ -102,7 +114,7 @@ function parseOptions(argv: readonly string[]): Options {
     const a = argv[i]!;
     const num = (key: keyof Options, min: number) => {
       const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < min) throw new Error(`${a} needs an integer >= ${min}`);
+      if (!Number.isInteger(v) || v < min) usageError("bench:room", `${a} needs an integer >= ${min}`, USAGE);
       (o as unknown as Record<string, number>)[key] = v;
       explicit.add(key);
     };
@@ -126,21 +138,11 @@ function parseOptions(argv: readonly string[]): Options {
       case "--multicast-loop-writes": o.multicastWriteAtOnce = false; break;
       case "-h":
       case "--help":
-        process.stdout.write(
-          "usage: npm run bench:room -- [--members 100] [--messages 1000] [--rate 50] [--low-rate 20] [--size 100] [--rounds 3] [--rooms 10000]\n" +
-            "                            [--room-members 10] [--sample 5] [--quick] [--json] [--skip-throughput] [--skip-memory]\n" +
-            "                            [--profile DIR]   (V8 CPU profile of the component, written at its exit)\n" +
-            "                            [--no-multicast]  (fan-out without Prosody's mod_mls_multicast: one stanza per device)\n" +
-            "                            [--opportunistic-writes]  (Prosody writes to a socket at once, not on its next loop turn; both systems)\n" +
-            "                            [--multicast-loop-writes]  (mod_mls_multicast leaves its copies to Prosody's next loop turn)\n" +
-            "--low-rate R: also a steady phase at R msg/s (min(messages, 10 s) messages) where neither system saturates; 0: none.\n" +
-            "--rounds K: each measured pattern K times, both systems each time in alternating order; goals use the median ratio.\n" +
-            "--quick: 300 messages, 1 round and 1,000 idle rooms unless given.\n",
-        );
+        process.stdout.write(`${USAGE}\n`);
         process.exit(0);
       // falls through (unreachable)
       default:
-        throw new Error(`unknown option ${a}`);
+        usageError("bench:room", `unknown option ${a}`, USAGE);
     }
   }
   if (quick) {
