@@ -10,6 +10,9 @@
 --
 --   Component "multicast.example.org" "mls_multicast"
 --       multicast_trusted_components = { "mls.example.org" }
+--       -- multicast_max_addresses = 1000   (per stanza)
+--       -- multicast_write_at_once = true   (a lone stanza's copies written as routed; see write_now)
+--       -- multicast_burst_gap = 0.005      (seconds)
 --
 -- then give the bridge `component.multicast = "multicast.example.org"`.
 --
