@@ -43,7 +43,8 @@ local write_at_once = module:get_option_boolean("multicast_write_at_once", true)
 -- is part of a burst (seconds; see write_now).
 local burst_gap = module:get_option_number("multicast_burst_gap", 0.005);
 local full_sessions = prosody.full_sessions;
-local now = require "util.time".now;
+local time = require "util.time";
+local now = time.monotonic or time.now; -- monotonic: a clock step must not stall or force the decision
 local previous_end = -math.huge;
 
 module:depends("disco");
