@@ -20,8 +20,8 @@
 import { fork } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
 import { nativeProvider } from "../../mls/node.js";
-import { parseToolArgs, usageError } from "../cli.js";
 import { directPath, copath, isAncestorOrSelf, leafRange } from "../../mls/tree/math.js";
+import { parseToolArgs, usageError } from "../cli.js";
 import { prepare, decodeMsg, type Member, type Prepared, type Shape } from "./fixture.js";
 import { oursImpl } from "./ours.js";
 import { describeFloor, floorMs, measurePrimitives, type FloorCount, type PrimitiveCosts } from "./primitives.js";
