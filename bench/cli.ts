@@ -5,6 +5,12 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
+/** Prints the usage to stdout and exits with status 0 (-h, --help). */
+export function printUsage(usage: string): never {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+
 /** Prints `tool: message` and the usage to stderr and exits with status 2. */
 export function usageError(tool: string, message: string, usage: string): never {
   process.stderr.write(`${tool}: ${message}\n${usage}\n`);
@@ -14,10 +20,7 @@ export function usageError(tool: string, message: string, usage: string): never 
 /** node:util's parseArgs (strict unless `config` says otherwise), with the behaviour above. */
 export function parseToolArgs<T extends ParseArgsConfig>(tool: string, usage: string, config: T): ReturnType<typeof parseArgs<T>>["values"] {
   const argv = config.args ?? process.argv.slice(2);
-  if (argv.includes("-h") || argv.includes("--help")) {
-    process.stdout.write(`${usage}\n`);
-    process.exit(0);
-  }
+  if (argv.includes("-h") || argv.includes("--help")) printUsage(usage);
   try {
     return parseArgs(config).values;
   } catch (e) {

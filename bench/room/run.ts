@@ -48,7 +48,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 
 import { startProsody, type ProsodyHandle } from "../../test/integration/harness/index.js";
-import { usageError } from "../cli.js";
+import { printUsage, usageError } from "../cli.js";
 import { procCpuMs, procRss, startComponentProcess, type ComponentProcess, type MemReport } from "./component.js";
 import { phaseStats, runPhase, type PhaseStats } from "./measure.js";
 import { populateRooms, touchRooms } from "./memory.js";
@@ -138,8 +138,7 @@ function parseOptions(argv: readonly string[]): Options {
       case "--multicast-loop-writes": o.multicastWriteAtOnce = false; break;
       case "-h":
       case "--help":
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
+        printUsage(USAGE);
       // falls through (unreachable)
       default:
         usageError("bench:room", `unknown option ${a}`, USAGE);

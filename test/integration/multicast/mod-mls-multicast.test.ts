@@ -26,25 +26,24 @@ const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 const withPayload = (text: string) => (s: Element) => s.is("message") && s.getChildText("payload", "urn:example:test") === text;
 const errorOf = (s: Element) => s.getChild("error")?.getChildElements()[0]?.name;
 
-/** The payloads `client` receives that start with `prefix`, in arrival order, until `count` have come. */
-function payloadsOf(client: TestClient, prefix: string, count: number, timeoutMs = 10_000): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const seen: string[] = [];
-    const onStanza = (s: Element) => {
-      const text = s.is("message") ? s.getChildText("payload", "urn:example:test") : null;
-      if (text === null || !text.startsWith(prefix)) return;
-      seen.push(text);
-      if (seen.length < count) return;
-      clearTimeout(timer);
-      client.removeListener("stanza", onStanza);
-      resolve(seen);
-    };
-    const timer = setTimeout(() => {
-      client.removeListener("stanza", onStanza);
-      reject(new Error(`${seen.length} of ${count} '${prefix}' payloads within ${timeoutMs} ms`));
-    }, timeoutMs);
-    client.on("stanza", onStanza);
-  });
+/** The payloads `client` receives that start with `prefix`, in arrival order, once `count` have come. */
+function payloadsOf(client: TestClient, prefix: string, count: number): Promise<string[]> {
+  const seen: string[] = [];
+  const counted = (s: Element) => {
+    const text = s.is("message") ? s.getChildText("payload", "urn:example:test") : null;
+    if (text !== null && text.startsWith(prefix)) seen.push(text);
+    return seen.length === count;
+  };
+  return nextStanza(client, counted, 10_000).then(() => seen);
+}
+
+/** Stops the connections a describe opened. */
+async function stopAll(entities: readonly (TestClient | TestComponent | undefined)[]) {
+  for (const c of entities) {
+    if (!c) continue;
+    c.reconnect.stop();
+    await c.stop().catch(() => undefined);
+  }
 }
 
 const compactTo = (service: string, id: string, text: string, list: string) =>
@@ -94,11 +93,7 @@ describe("mod_mls_multicast (XEP-0033 multicast for the bridge)", () => {
   }, 180_000);
 
   afterAll(async () => {
-    for (const c of [alice, bob, carol, component]) {
-      if (!c) continue;
-      c.reconnect.stop();
-      await c.stop().catch(() => undefined);
-    }
+    await stopAll([alice, bob, carol, component]);
     await prosody?.stop();
   });
 
@@ -235,11 +230,7 @@ describe("mod_mls_multicast with multicast_write_at_once = false", () => {
   }, 180_000);
 
   afterAll(async () => {
-    for (const c of [...clients, component]) {
-      if (!c) continue;
-      c.reconnect.stop();
-      await c.stop().catch(() => undefined);
-    }
+    await stopAll([...clients, component]);
     await prosody?.stop();
   });
 
